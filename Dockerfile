@@ -1,0 +1,20 @@
+# Production image: runs `contactcenter serve` against the PostgreSQL named by DATABASE_URL.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY contactcenter ./contactcenter
+COPY routing ./routing
+COPY channels ./channels
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim
+RUN useradd --system --home /app --uid 10001 contactcenter
+WORKDIR /app
+COPY --from=build /install /usr/local
+COPY config ./config
+COPY agent_ui ./agent_ui
+USER contactcenter
+ENV PYTHONUNBUFFERED=1
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz').status != 200)"
+CMD ["contactcenter", "serve", "--config", "/app/config/contactcenter.yaml", "--host", "0.0.0.0"]

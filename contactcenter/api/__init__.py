@@ -1,0 +1,1 @@
+"""The HTTP API: JSON over aiohttp, one module per resource."""

@@ -1,0 +1,80 @@
+"""The composition root: one function builds the aiohttp app and everything it runs.
+
+Every long-lived resource is a ``cleanup_ctx`` pair so that start-up and
+shutdown happen in one place, in order, and in reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from contactcenter.acd.feed import AgentFeed
+from contactcenter.acd.intake import Intake
+from contactcenter.acd.service import RouterService
+from contactcenter.api import auth, customers, health, intake_api, interactions
+from contactcenter.api.errors import error_middleware
+from contactcenter.api.keys import AGENT_HUB, DB, FEED, INTAKE, ROUTER, SETTINGS
+from contactcenter.config import Settings
+from contactcenter.config.routing_bridge import to_routing_config
+from contactcenter.db import Database
+from contactcenter.hub.actions import AgentActions
+from contactcenter.hub.agent_ws import AgentHub
+from contactcenter.hub.presence import Presence
+
+PRESENCE: web.AppKey[Presence] = web.AppKey("presence")
+
+
+def console_settings(settings: Settings) -> dict[str, object]:
+    """What every console needs from the config, sent in ``hello``."""
+    console = settings.console
+    return {
+        "queues": [{"name": name, "label": q.label or name} for name, q in settings.queues.items()],
+        "dispositions": [d.model_dump() for d in console.dispositions],
+        "canned_responses": [c.model_dump() for c in console.canned_responses],
+        "away_reasons": list(console.away_reasons),
+        "language": settings.server.language,
+    }
+
+
+def build_app(settings: Settings, db: Database) -> web.Application:
+    """The whole application over an open database pool (the caller owns the pool)."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.server.max_body_bytes)
+    feed = AgentFeed()
+    router = RouterService(db, feed, to_routing_config(settings))
+    presence = Presence(router, settings.server.agent_disconnect_grace)
+    actions = AgentActions(
+        db, feed, router,
+        dispositions=frozenset(d.code for d in settings.console.dispositions),
+        queues=frozenset(settings.queues),
+    )
+    hub = AgentHub(db, feed, actions, presence, console_settings(settings))
+    app[SETTINGS] = settings
+    app[DB] = db
+    app[FEED] = feed
+    app[ROUTER] = router
+    app[INTAKE] = Intake(db, feed, router)
+    app[AGENT_HUB] = hub
+    app[PRESENCE] = presence
+    for module in (health, auth, customers, interactions, intake_api):
+        app.add_routes(module.routes)
+    app.router.add_get("/agent/ws", hub.handle)
+    app.cleanup_ctx.append(_routing)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+async def _routing(app: web.Application) -> AsyncIterator[None]:
+    router = app[ROUTER]
+    await router.start()
+    async with app[DB].connection() as tx:
+        present = [a.id for a in await tx.agents.all() if a.state != "offline" and not a.disabled]
+    app[PRESENCE].watch(present)
+    yield
+    await app[PRESENCE].close()
+    await router.stop()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    await app[AGENT_HUB].close_all()

@@ -1,0 +1,112 @@
+"""Login, logout, and who is calling.
+
+A session token comes from ``POST /api/login``; the browser gets it as an
+HttpOnly SameSite=Strict cookie, other clients use ``Authorization: Bearer``.
+Tokens never travel in URLs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from contactcenter.api.errors import ApiError, read_json
+from contactcenter.api.keys import DB, SETTINGS
+from contactcenter.model import Role
+from contactcenter.passwords import verify_password_async
+from contactcenter.store.records import Agent, to_json
+
+SESSION_COOKIE = "cc_session"
+_AGENT = web.RequestKey("agent", Agent)
+
+routes = web.RouteTableDef()
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    login: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+def session_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return request.cookies.get(SESSION_COOKIE)
+
+
+async def current_agent(request: web.Request) -> Agent:
+    """The logged-in caller, or 401."""
+    cached = request.get(_AGENT)
+    if cached is not None:
+        return cached
+    token = session_token(request)
+    if token:
+        async with request.app[DB].connection() as tx:
+            agent = await tx.agents.agent_for_session(token)
+        if agent is not None:
+            request[_AGENT] = agent
+            return agent
+    raise ApiError(401, "unauthenticated", "log in first (POST /api/login)")
+
+
+async def require_role(request: web.Request, role: Role) -> Agent:
+    """The caller if their role is at least ``role``; 401 or 403 otherwise."""
+    agent = await current_agent(request)
+    if not Role(agent.role).at_least(role):
+        raise ApiError(403, "forbidden", f"this needs the {role} role")
+    return agent
+
+
+def public_profile(agent: Agent) -> dict[str, object]:
+    return to_json(agent)
+
+
+@routes.post("/api/login")
+async def login(request: web.Request) -> web.Response:
+    body = LoginBody.model_validate(await read_json(request))
+    db = request.app[DB]
+    async with db.connection() as tx:
+        agent = await tx.agents.by_login(body.login)
+    password_hash = None if agent is None or agent.disabled else agent._password_hash
+    if not await verify_password_async(password_hash, body.password) or agent is None:
+        raise ApiError(401, "bad_credentials", "wrong login or password")
+    settings = request.app[SETTINGS]
+    async with db.connection() as tx:
+        token, expires = await tx.agents.open_session(
+            agent.id,
+            ttl=timedelta(seconds=settings.server.session_ttl),
+            user_agent=request.headers.get("User-Agent"),
+            remote_addr=request.remote,
+        )
+    response = web.json_response(
+        {"token": token, "expires_at": expires.isoformat(), "agent": public_profile(agent)}
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+        path="/",
+        max_age=int(settings.server.session_ttl),
+    )
+    return response
+
+
+@routes.post("/api/logout")
+async def logout(request: web.Request) -> web.Response:
+    token = session_token(request)
+    if token:
+        async with request.app[DB].connection() as tx:
+            await tx.agents.close_session(token)
+    response = web.json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.get("/api/me")
+async def me(request: web.Request) -> web.Response:
+    return web.json_response({"agent": public_profile(await current_agent(request))})

@@ -1,0 +1,174 @@
+"""The ``contactcenter`` command: serve, migrate, config check, agent add/list.
+
+Exit status: 0 success, 1 runtime failure, 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from contactcenter.config import ConfigError, Settings, load_config
+from contactcenter.db import StoreConflict, StoreError
+from contactcenter.db.embedded import EmbeddedPostgresError
+from contactcenter.model import Role
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported on stderr with exit status 2."""
+
+
+def parse_skills(text: str, known: Sequence[str]) -> dict[str, int]:
+    """``sales:7,billing:3`` → {"sales": 7, "billing": 3}, checked against configured skills."""
+    skills: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, level_text = part.partition(":")
+        if not sep:
+            raise UsageError(f"skill {part!r}: write name:level, e.g. sales:7")
+        if name not in known:
+            raise UsageError(f"unknown skill {name!r}; configured skills: {', '.join(known) or 'none'}")
+        try:
+            level = int(level_text)
+        except ValueError:
+            raise UsageError(f"skill {name!r}: level {level_text!r} is not a whole number") from None
+        if not 1 <= level <= 10:
+            raise UsageError(f"skill {name!r}: level {level} is outside 1..10")
+        skills[name] = level
+    return skills
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_config(args.config)
+
+
+async def _migrate(settings: Settings) -> None:
+    from contactcenter.runtime import open_database
+
+    async with open_database(settings):
+        pass
+    print("database is at the latest schema version")
+
+
+async def _agent_add(settings: Settings, args: argparse.Namespace, password: str) -> None:
+    from contactcenter.passwords import hash_password_async
+    from contactcenter.runtime import open_database
+
+    skills = parse_skills(args.skills or "", list(settings.skills))
+    async with open_database(settings) as db, db.transaction() as tx:
+        agent = await tx.agents.create(
+            login=args.login,
+            display_name=args.name,
+            role=args.role,
+            password_hash=await hash_password_async(password),
+            skills=skills,
+            sip_uri=args.sip_uri,
+        )
+    print(f"created {agent.role} {agent.login} ({agent.display_name}) id={agent.id}")
+
+
+async def _agent_list(settings: Settings) -> None:
+    from contactcenter.runtime import open_database
+
+    async with open_database(settings) as db, db.connection() as tx:
+        agents = await tx.agents.all()
+    print(f"{'login':<20} {'role':<11} {'state':<10} {'name':<24} skills")
+    for a in agents:
+        skills = ",".join(f"{k}:{v}" for k, v in sorted(a.skills.items()))
+        print(f"{a.login:<20} {a.role:<11} {a.state:<10} {a.display_name:<24} {skills}")
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    from contactcenter.server import serve
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if overrides:
+        server = settings.server.model_copy(update=overrides)
+        settings = settings.model_copy(update={"server": server})
+    asyncio.run(serve(settings))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="contactcenter", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", type=Path, default=None, help="YAML config (default config/contactcenter.yaml)")
+        return p
+
+    serve = with_config(sub.add_parser("serve", help="run the server"))
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    with_config(sub.add_parser("migrate", help="apply database migrations"))
+
+    config = sub.add_parser("config", help="configuration tools").add_subparsers(dest="config_command", required=True)
+    check = config.add_parser("check", help="validate a config file")
+    check.add_argument("file", type=Path)
+
+    agent = sub.add_parser("agent", help="manage agent accounts").add_subparsers(dest="agent_command", required=True)
+    add = with_config(agent.add_parser("add", help="create an account"))
+    add.add_argument("--login", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
+    add.add_argument("--skills", default="", help="name:level pairs, e.g. sales:7,billing:3")
+    add.add_argument("--sip-uri", default=None, help="static softphone URI for voice redirects")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    with_config(agent.add_parser("list", help="list accounts"))
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "config":
+            settings = load_config(args.file)
+            print(f"ok: {args.file}: {len(settings.queues)} queues, {len(settings.skills)} skills, "
+                  f"{len(settings.tiers)} tiers")
+            return 0
+        settings = _settings(args)
+        if args.command == "serve":
+            _serve(settings, args)
+        elif args.command == "migrate":
+            asyncio.run(_migrate(settings))
+        elif args.command == "agent" and args.agent_command == "add":
+            if args.password_stdin:
+                password = sys.stdin.readline().rstrip("\r\n")
+                if not password:
+                    raise UsageError("no password on standard input")
+            else:
+                password = secrets.token_urlsafe(12)
+                print(f"password for {args.login}: {password}")
+            asyncio.run(_agent_add(settings, args, password))
+        elif args.command == "agent" and args.agent_command == "list":
+            asyncio.run(_agent_list(settings))
+        return 0
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(str(problem), file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"contactcenter: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreConflict as exc:
+        print(f"contactcenter: already exists: {exc}", file=sys.stderr)
+        return 1
+    except (StoreError, EmbeddedPostgresError) as exc:
+        print(f"contactcenter: database error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def main() -> int:
+    return run()

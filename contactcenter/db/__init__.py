@@ -1,0 +1,5 @@
+"""PostgreSQL access: the pool, migrations, error mapping and the embedded server."""
+
+from contactcenter.db.database import Database, StoreConflict, StoreError, StoreUnavailable
+
+__all__ = ["Database", "StoreConflict", "StoreError", "StoreUnavailable"]

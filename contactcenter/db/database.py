@@ -1,0 +1,108 @@
+"""The asyncpg pool and the one place where driver errors become store errors.
+
+Callers above this module never see asyncpg exceptions: a lost or refused
+connection is ``StoreUnavailable`` (the HTTP layer answers 503 so gateways retry),
+a unique or foreign-key violation is ``StoreConflict``, anything else is
+``StoreError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+
+from contactcenter.store import Tx
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(Exception):
+    """A database operation failed for a reason that is our fault."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now; retrying later may succeed."""
+
+
+class StoreConflict(StoreError):
+    """The write conflicts with existing data (a unique or reference constraint)."""
+
+
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+@contextlib.contextmanager
+def map_store_errors() -> Iterator[None]:
+    """Translate driver exceptions into store exceptions (httpx-style boundary)."""
+    try:
+        yield
+    except (asyncpg.UniqueViolationError, asyncpg.ForeignKeyViolationError) as exc:
+        raise StoreConflict(str(exc)) from exc
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailable(f"database unavailable: {exc}") from exc
+    except asyncpg.PostgresConnectionError as exc:
+        raise StoreUnavailable(f"database unavailable: {exc}") from exc
+    except asyncpg.PostgresError as exc:
+        raise StoreError(str(exc)) from exc
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    """Decode json/jsonb columns to Python objects on every pooled connection."""
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=lambda v: json.dumps(v, ensure_ascii=False), decoder=json.loads, schema="pg_catalog"
+        )
+
+
+class Database:
+    """A pool of connections to one PostgreSQL database."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int = 2, max_size: int = 10) -> Database:
+        with map_store_errors():
+            pool = await asyncpg.create_pool(
+                dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+            )
+        return cls(pool)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.pool.close()
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Tx]:
+        """The stores over a pooled connection outside any transaction (each statement commits)."""
+        with map_store_errors():
+            async with self.pool.acquire(timeout=10) as conn:
+                yield Tx(conn)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, *, isolation: str = "read_committed") -> AsyncIterator[Tx]:
+        """The stores inside one transaction: committed when the block ends, rolled back on error.
+
+        ``isolation="repeatable_read"`` gives one snapshot for every read (consistent console state).
+        """
+        with map_store_errors():
+            async with self.pool.acquire(timeout=10) as conn, conn.transaction(isolation=isolation):
+                yield Tx(conn)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        async with self.connection() as tx:
+            return await tx.conn.fetchval(query, *args)

@@ -1,0 +1,190 @@
+"""Interactions: one conversation, call or email thread, and its lifecycle columns.
+
+The state column follows the lifecycle in ``contactcenter.model``; the routing
+core decides the moves and the shell writes them here together with their
+touchpoints in one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from contactcenter.model import InteractionState
+from contactcenter.store.records import Interaction, from_row
+
+_COLUMNS = (
+    "id, channel, customer_id, queue, state, priority, subject, thread_key, agent_id, disposition, "
+    "linked_interaction_id, attributes, created_at, arrived_at, offered_at, assigned_at, ended_at, closed_at"
+)
+
+# Which timestamp column a move into each state stamps.
+_STAMP = {
+    InteractionState.OFFERED: "offered_at",
+    InteractionState.ASSIGNED: "assigned_at",
+    InteractionState.WRAP_UP: "ended_at",
+    InteractionState.CLOSED: "closed_at",
+    InteractionState.ABANDONED: "closed_at",
+}
+
+
+class InteractionNotFound(LookupError):
+    pass
+
+
+class InteractionStore:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def create(
+        self,
+        *,
+        channel: str,
+        customer_id: uuid.UUID,
+        queue: str,
+        priority: float = 0,
+        subject: str | None = None,
+        thread_key: str | None = None,
+        linked_interaction_id: uuid.UUID | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> Interaction:
+        row = await self.conn.fetchrow(
+            f"""INSERT INTO interactions
+                   (channel, customer_id, queue, priority, subject, thread_key, linked_interaction_id, attributes,
+                    created_at, arrived_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp(), clock_timestamp())
+                RETURNING {_COLUMNS}""",
+            str(channel),
+            customer_id,
+            queue,
+            priority,
+            subject,
+            thread_key,
+            linked_interaction_id,
+            attributes or {},
+        )
+        return from_row(Interaction, row)
+
+    async def get(self, interaction_id: uuid.UUID, *, for_update: bool = False) -> Interaction:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self.conn.fetchrow(f"SELECT {_COLUMNS} FROM interactions WHERE id = $1{lock}", interaction_id)
+        if row is None:
+            raise InteractionNotFound(str(interaction_id))
+        return from_row(Interaction, row)
+
+    async def set_state(
+        self,
+        interaction_id: uuid.UUID,
+        state: InteractionState,
+        *,
+        agent_id: uuid.UUID | type[Ellipsis] | None = ...,
+        queue: str | None = None,
+        disposition: str | None = None,
+    ) -> Interaction:
+        """Move to ``state``, stamping its time column; optionally change agent, queue, disposition."""
+        sets = ["state = $2"]
+        args: list[Any] = [interaction_id, str(state)]
+        stamp = _STAMP.get(state)
+        if stamp:
+            sets.append(f"{stamp} = clock_timestamp()")
+        if agent_id is not ...:
+            args.append(agent_id)
+            sets.append(f"agent_id = ${len(args)}")
+        if queue is not None:
+            args.append(queue)
+            sets.append(f"queue = ${len(args)}")
+        if disposition is not None:
+            args.append(disposition)
+            sets.append(f"disposition = ${len(args)}")
+        row = await self.conn.fetchrow(
+            f"UPDATE interactions SET {', '.join(sets)} WHERE id = $1 RETURNING {_COLUMNS}", *args
+        )
+        if row is None:
+            raise InteractionNotFound(str(interaction_id))
+        return from_row(Interaction, row)
+
+    async def open_interactions(self) -> list[Interaction]:
+        """Every interaction not yet closed or abandoned, oldest arrival first (restart rebuild)."""
+        rows = await self.conn.fetch(
+            f"SELECT {_COLUMNS} FROM interactions "
+            "WHERE state IN ('queued', 'offered', 'assigned', 'wrap_up') ORDER BY arrived_at, id"
+        )
+        return [from_row(Interaction, r) for r in rows]
+
+    async def agent_has_handled(self, agent_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
+        """True if the agent has been offered or handled any interaction of this customer."""
+        return bool(
+            await self.conn.fetchval(
+                """SELECT EXISTS (
+                       SELECT 1 FROM interactions WHERE customer_id = $2 AND agent_id = $1
+                       UNION ALL
+                       SELECT 1 FROM touchpoints WHERE customer_id = $2 AND kind = 'offer'
+                              AND payload->>'agent_id' = $1::text)""",
+                agent_id,
+                customer_id,
+            )
+        )
+
+    async def summaries(self, interaction_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+        """What a console shows of each interaction: customer, subject and a preview of the last message."""
+        rows = await self.conn.fetch(
+            """SELECT i.id, i.channel, i.queue, i.state, i.subject, i.priority, i.agent_id, i.arrived_at,
+                      i.disposition, c.id AS customer_id, c.display_name, c.tier,
+                      (SELECT left(t.body, 200) FROM touchpoints t
+                        WHERE t.interaction_id = i.id AND t.kind = 'inbound_message'
+                        ORDER BY t.id DESC LIMIT 1) AS preview
+               FROM interactions i JOIN customers c ON c.id = i.customer_id
+               WHERE i.id = ANY($1::uuid[])""",
+            interaction_ids,
+        )
+        return {
+            r["id"]: {
+                "id": str(r["id"]),
+                "channel": r["channel"],
+                "queue": r["queue"],
+                "state": r["state"],
+                "subject": r["subject"],
+                "priority": r["priority"],
+                "disposition": r["disposition"],
+                "arrived_at": r["arrived_at"].isoformat(),
+                "preview": r["preview"],
+                "customer": {"id": str(r["customer_id"]), "name": r["display_name"], "tier": r["tier"]},
+            }
+            for r in rows
+        }
+
+    async def open_for_thread(self, channel: str, thread_key: str) -> Interaction | None:
+        row = await self.conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM interactions WHERE channel = $1 AND thread_key = $2 "
+            "AND state IN ('queued', 'offered', 'assigned', 'wrap_up') ORDER BY created_at DESC LIMIT 1 FOR UPDATE",
+            channel,
+            thread_key,
+        )
+        return None if row is None else from_row(Interaction, row)
+
+    async def open_for_customer(self, channel: str, customer_id: uuid.UUID) -> Interaction | None:
+        row = await self.conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM interactions WHERE channel = $1 AND customer_id = $2 "
+            "AND state IN ('queued', 'offered', 'assigned', 'wrap_up') ORDER BY created_at DESC LIMIT 1 FOR UPDATE",
+            channel,
+            customer_id,
+        )
+        return None if row is None else from_row(Interaction, row)
+
+    async def last_agent_of(self, customer_id: uuid.UUID) -> uuid.UUID | None:
+        """The agent who last handled this customer (for sticky routing)."""
+        return await self.conn.fetchval(
+            "SELECT agent_id FROM interactions WHERE customer_id = $1 AND agent_id IS NOT NULL "
+            "AND assigned_at IS NOT NULL ORDER BY assigned_at DESC LIMIT 1",
+            customer_id,
+        )
+
+    async def for_agent(self, agent_id: uuid.UUID) -> list[Interaction]:
+        rows = await self.conn.fetch(
+            f"SELECT {_COLUMNS} FROM interactions WHERE agent_id = $1 "
+            "AND state IN ('offered', 'assigned', 'wrap_up') ORDER BY arrived_at",
+            agent_id,
+        )
+        return [from_row(Interaction, r) for r in rows]
