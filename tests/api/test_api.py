@@ -6,7 +6,7 @@ from aiohttp.test_utils import TestClient
 
 from contactcenter.db import Database
 from contactcenter.model import ActorKind, TouchpointKind
-from tests.support import bearer, login, make_agent
+from tests.support import PASSWORD, bearer, login, make_agent
 
 
 async def _customer_with_history(db: Database) -> str:
@@ -35,9 +35,11 @@ async def test_login_gives_a_cookie_and_a_bearer_token(client: TestClient, db: D
     bad = await client.post("/api/login", json={"login": "wang", "password": "nope"})
     assert bad.status == 401
     assert (await bad.json())["error"]["code"] == "bad_credentials"
-    token = await login(client, "wang")
-    cookie = client.session.cookie_jar.filter_cookies(client.make_url("/"))["cc_session"]
-    assert cookie.value == token and cookie["httponly"] and cookie["samesite"] == "Strict"
+    response = await client.post("/api/login", json={"login": "wang", "password": PASSWORD})
+    token = (await response.json())["token"]
+    set_cookie = response.headers["Set-Cookie"]
+    assert f"cc_session={token}" in set_cookie
+    assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
     me = await client.get("/api/me")  # by cookie
     assert (await me.json())["agent"]["login"] == "wang"
     client.session.cookie_jar.clear()

@@ -1,0 +1,62 @@
+"""Wake the consoles of agents who have new numbered events.
+
+The feed carries only "agent X has events up to N" plus the events themselves
+as a shortcut; each websocket connection keeps its own cursor and reads any
+gap from the store, so a slow or reconnecting console never loses or repeats
+an event, and no queue grows without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+
+from contactcenter.store import AgentEvent
+
+
+class AgentSubscription:
+    """One console connection's view of its agent's event stream."""
+
+    def __init__(self, agent_id: uuid.UUID) -> None:
+        self.agent_id = agent_id
+        self.wakeup = asyncio.Event()
+        self.recent: list[AgentEvent] = []  # events pushed since the last read, in commit order
+        self._max_recent = 256
+
+    def push(self, event: AgentEvent) -> None:
+        if len(self.recent) < self._max_recent:
+            self.recent.append(event)
+        self.wakeup.set()
+
+    def take_recent(self) -> list[AgentEvent]:
+        events, self.recent = self.recent, []
+        self.wakeup.clear()
+        return events
+
+
+class AgentFeed:
+    def __init__(self) -> None:
+        self._subscribers: dict[uuid.UUID, set[AgentSubscription]] = defaultdict(set)
+
+    def subscribe(self, agent_id: uuid.UUID) -> AgentSubscription:
+        subscription = AgentSubscription(agent_id)
+        self._subscribers[agent_id].add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: AgentSubscription) -> None:
+        subscribers = self._subscribers.get(subscription.agent_id)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscribers[subscription.agent_id]
+
+    def connected(self, agent_id: uuid.UUID) -> bool:
+        return bool(self._subscribers.get(agent_id))
+
+    def publish(self, events: Iterable[AgentEvent]) -> None:
+        """Called after the events' transaction committed."""
+        for event in sorted(events, key=lambda e: e.seq):
+            for subscription in self._subscribers.get(event.agent_id, ()):
+                subscription.push(event)

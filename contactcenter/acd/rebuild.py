@@ -1,0 +1,79 @@
+"""Rebuild the router's memory from the store (at start-up and after a failed commit).
+
+Agents come back with their profiles and stored presence; open interactions
+come back in arrival order with their original arrival times: queued and
+offered ones re-enter the queue (an offer outstanding at a crash is void, and
+recorded as revoked), assigned ones stay with their agents, and ones in wrap-up
+restart their wrap-up timer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import routing as r
+from contactcenter.model import STANDARD_TIER, ActorKind, InteractionState, TouchpointKind
+from contactcenter.store import AgentEvent, Tx
+
+log = logging.getLogger(__name__)
+
+
+async def rebuild_events(
+    tx: Tx, config: r.RoutingConfig, at: float, notices: list[AgentEvent]
+) -> list[object]:
+    """The events that bring a new router to the state the store describes.
+
+    Offers void at the crash are revoked in the store, and their agents are
+    told (appended to ``notices``, to publish after commit).
+    """
+    events: list[object] = []
+    for agent in await tx.agents.all():
+        if agent.disabled:
+            continue
+        capacity = {r.Channel(k): int(v) for k, v in agent.capacity.items() if k in r.Channel.__members__.values()}
+        events.append(
+            r.AgentUpdated(
+                at=at,
+                agent_id=str(agent.id),
+                skills={k: int(v) for k, v in agent.skills.items()},
+                capacity=capacity or None,
+            )
+        )
+        if agent.state != "offline":
+            events.append(r.AgentStateChanged(at=at, agent_id=str(agent.id), state=r.AgentState(agent.state),
+                                              reason=agent.state_reason))
+    rows = await tx.conn.fetch(
+        """SELECT i.id, i.queue, i.channel, i.state, i.priority, i.agent_id, i.customer_id, c.tier,
+                  extract(epoch FROM i.arrived_at) AS arrived
+           FROM interactions i JOIN customers c ON c.id = i.customer_id
+           WHERE i.state IN ('queued', 'offered', 'assigned', 'wrap_up')
+           ORDER BY i.arrived_at, i.id"""
+    )
+    for row in rows:
+        iid = str(row["id"])
+        if row["queue"] not in config.queues:
+            log.error("interaction %s is in unknown queue %r; left as it is", iid, row["queue"])
+            continue
+        tier = row["tier"] if row["tier"] in config.tier_weights else STANDARD_TIER
+        arrived = min(float(row["arrived"]), at)
+        channel = r.Channel(row["channel"])
+        if row["state"] in (InteractionState.ASSIGNED, InteractionState.WRAP_UP) and row["agent_id"] is not None:
+            events.append(r.InteractionRestored(at=at, interaction_id=iid, queue=row["queue"], channel=channel,
+                                                agent_id=str(row["agent_id"]), tier=tier, arrived_at=arrived))
+            if row["state"] == InteractionState.WRAP_UP:
+                events.append(r.InteractionEnded(at=at, interaction_id=iid))
+            continue
+        if row["state"] == InteractionState.OFFERED:
+            await tx.interactions.set_state(row["id"], InteractionState.QUEUED, agent_id=None)
+            await tx.touchpoints.append(
+                customer_id=row["customer_id"], interaction_id=row["id"], kind=TouchpointKind.REVOKE,
+                channel=row["channel"], actor_kind=ActorKind.SYSTEM,
+                payload={"agent_id": str(row["agent_id"]), "reason": "restart"},
+            )
+            if row["agent_id"] is not None:
+                notices.append(await tx.agent_events.append(
+                    row["agent_id"], "revoked", {"interaction_id": iid, "reason": "restart"}))
+        events.append(r.InteractionArrived(at=at, interaction_id=iid, queue=row["queue"], channel=channel, tier=tier,
+                                           priority=float(row["priority"]), arrived_at=arrived,
+                                           customer_id=str(row["customer_id"])))
+    return events

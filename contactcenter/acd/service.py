@@ -1,0 +1,225 @@
+"""The one I/O shell around the router: serialise events, persist decisions, then notify.
+
+Every routing event goes through one queue and one task, so the pure router is
+never touched concurrently. The task takes whatever events are waiting as a
+batch, runs them through the router, writes all their effects in ONE
+transaction (group commit: throughput does not hinge on one commit per event),
+and only after the commit notifies consoles and answers the callers.
+
+If that transaction fails the router's memory is ahead of the store, so the
+router is rebuilt from the store (retrying until the database is back); the
+callers get the error and may retry. The same rebuild runs at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import routing as r
+from contactcenter.acd.effects import Effects
+from contactcenter.acd.feed import AgentFeed
+from contactcenter.acd.rebuild import rebuild_events
+from contactcenter.db import Database, StoreError
+from contactcenter.model import STANDARD_TIER
+from contactcenter.store import AgentEvent
+
+log = logging.getLogger(__name__)
+
+NoAgentHandler = Callable[[uuid.UUID, str | None], Awaitable[None]]
+MAX_BATCH = 500
+
+
+@dataclass(slots=True)
+class _Job:
+    make: Callable[[float], object]  # builds the routing event at the processing time
+    actor: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    future: asyncio.Future[list[object]] | None = None
+
+
+class RouterService:
+    def __init__(
+        self,
+        db: Database,
+        feed: AgentFeed,
+        config: r.RoutingConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.feed = feed
+        self.config = config
+        self.clock = clock
+        self.router = r.Router(config)
+        self.no_agent_handlers: dict[str, NoAgentHandler] = {}
+        self._jobs: asyncio.Queue[_Job] = asyncio.Queue()
+        self._timer_changed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._side_tasks: set[asyncio.Task[None]] = set()
+        self._last_at = 0.0
+        self._stale = False
+        self.decisions_total = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.rebuild()
+        self._tasks = [
+            asyncio.create_task(self._run(), name="router"),
+            asyncio.create_task(self._timer(), name="router-timer"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def now(self) -> float:
+        self._last_at = max(self._last_at, self.clock())
+        return self._last_at
+
+    async def rebuild(self) -> None:
+        """Replace the router with one rebuilt from the store, and persist what it decides."""
+        router = r.Router(self.config)
+        notices: list[AgentEvent] = []
+        async with self.db.transaction() as tx:
+            events = await rebuild_events(tx, self.config, self.now(), notices)
+            effects = Effects(tx)
+            for event in events:
+                for decision in router.handle(event):
+                    await effects.decision(decision)
+        self.router = router
+        self._stale = False
+        self.feed.publish([*notices, *effects.agent_events])
+        self._timer_changed.set()
+        log.info("router rebuilt from the store: %d events replayed", len(events))
+
+    # -- what callers ask for ------------------------------------------------------------------
+
+    async def submit(
+        self, make: Callable[[float], object], *, actor: str | None = None, **extra: Any
+    ) -> list[object]:
+        """Run one event through the router and the store; return the decisions it caused.
+
+        Raises ``routing.RoutingError`` for a move the router refuses (nothing
+        changed) and ``StoreError`` when the batch could not be committed.
+        """
+        future: asyncio.Future[list[object]] = asyncio.get_running_loop().create_future()
+        self._jobs.put_nowait(_Job(make, actor, extra, future))
+        return await future
+
+    async def interaction_created(self, interaction_id: uuid.UUID) -> None:
+        """Queue an interaction intake has just committed."""
+        async with self.db.connection() as tx:
+            row = await tx.conn.fetchrow(
+                """SELECT i.queue, i.channel, i.priority, i.customer_id, c.tier,
+                          extract(epoch FROM i.arrived_at) AS arrived
+                   FROM interactions i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1""",
+                interaction_id,
+            )
+            last_agent = await tx.interactions.last_agent_of(row["customer_id"])
+        tier = row["tier"] if row["tier"] in self.config.tier_weights else STANDARD_TIER
+        await self.submit(
+            lambda at: r.InteractionArrived(
+                at=at,
+                interaction_id=str(interaction_id),
+                queue=row["queue"],
+                channel=r.Channel(row["channel"]),
+                tier=tier,
+                priority=float(row["priority"]),
+                arrived_at=min(float(row["arrived"]), at),
+                customer_id=str(row["customer_id"]),
+                last_agent_id=None if last_agent is None else str(last_agent),
+            )
+        )
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._jobs.get()]
+            while len(batch) < MAX_BATCH and not self._jobs.empty():
+                batch.append(self._jobs.get_nowait())
+            try:
+                await self._process(batch)
+            except Exception:  # never let the loop die; fail the callers and resynchronise
+                log.exception("routing batch failed")
+                self._fail(batch, StoreError("routing batch failed"))
+                self._stale = True
+            finally:
+                self._timer_changed.set()
+
+    def _fail(self, batch: list[_Job], exc: BaseException) -> None:
+        for job in batch:
+            if job.future is not None and not job.future.done():
+                job.future.set_exception(exc)
+
+    async def _process(self, batch: list[_Job]) -> None:
+        if self._stale:
+            try:
+                await self.rebuild()
+            except StoreError as exc:
+                self._fail(batch, exc)
+                return
+        at = self.now()
+        accepted: list[tuple[_Job, object, list[object]]] = []
+        for job in batch:
+            try:
+                event = job.make(at)
+                decisions = self.router.handle(event)
+            except (r.RoutingError, ValueError) as exc:
+                if job.future is not None and not job.future.done():
+                    job.future.set_exception(exc)
+                continue
+            accepted.append((job, event, decisions))
+        if not accepted:
+            return
+        try:
+            async with self.db.transaction() as tx:
+                effects = Effects(tx)
+                for job, event, decisions in accepted:
+                    await effects.event(event, job.actor, job.extra)
+                    for decision in decisions:
+                        await effects.decision(decision)
+        except StoreError as exc:
+            log.warning("routing effects not committed (%s); the router will be rebuilt from the store", exc)
+            self._stale = True
+            self._fail([job for job, _, _ in accepted], exc)
+            return
+        self.feed.publish(effects.agent_events)
+        for job, _, decisions in accepted:
+            self.decisions_total += len(decisions)
+            if job.future is not None and not job.future.done():
+                job.future.set_result(decisions)
+        for interaction_id, channel, action in effects.no_agent:
+            handler = self.no_agent_handlers.get(channel)
+            if handler is not None:
+                task = asyncio.create_task(handler(interaction_id, action))
+                self._side_tasks.add(task)
+                task.add_done_callback(self._side_tasks.discard)
+
+    async def _timer(self) -> None:
+        """Send a Tick when the router's next deadline comes (offer expiry, wrap-up, escalation)."""
+        while True:
+            self._timer_changed.clear()
+            deadline = self.router.next_deadline()
+            delay = None if deadline is None else max(0.0, deadline - self.clock())
+            if self._stale:
+                delay = 1.0 if delay is None else min(delay, 1.0)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._timer_changed.wait()
+                    continue
+            self._jobs.put_nowait(_Job(lambda at: r.Tick(at=at)))
+            # wait for that tick to be processed before computing the next deadline
+            await self._timer_changed.wait()

@@ -1,0 +1,1 @@
+"""Websocket hubs: the agent console feed (and, later, supervisors and chat customers)."""

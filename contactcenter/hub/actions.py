@@ -1,0 +1,179 @@
+"""What an agent can do from the console, checked and carried out.
+
+Moves that routing decides (accept, reject, state, transfer, wrap-up, close) go
+through the router service; replies and notes are written directly, each in
+one transaction with the touchpoint, the outbox row and the console event.
+A refused action raises ``ActionError`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import routing as r
+from contactcenter.acd.feed import AgentFeed
+from contactcenter.acd.service import RouterService
+from contactcenter.db import Database
+from contactcenter.hub import protocol as p
+from contactcenter.model import ActorKind, Channel, InteractionState, TouchpointKind
+from contactcenter.store import InteractionNotFound, Tx
+from contactcenter.store.records import Agent, Interaction, Touchpoint, to_json
+
+# Called after a reply commits, per channel, so the channel can deliver at once (chat) or wake its sender.
+OutboundHook = Callable[[Interaction, Touchpoint], Awaitable[None]]
+
+
+class ActionError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class AgentActions:
+    def __init__(
+        self,
+        db: Database,
+        feed: AgentFeed,
+        router: RouterService,
+        *,
+        dispositions: frozenset[str] = frozenset(),
+        queues: frozenset[str] = frozenset(),
+    ) -> None:
+        self.db = db
+        self.feed = feed
+        self.router = router
+        self.dispositions = dispositions
+        self.queues = queues
+        self.outbound_hooks: dict[str, OutboundHook] = {}
+
+    async def handle(self, agent: Agent, message: Any) -> dict[str, Any] | None:
+        """Carry out one console message; return an immediate (unnumbered) answer, if any."""
+        match message:
+            case p.PingMessage():
+                return {"type": "pong"}
+            case p.StateMessage(state=state, reason=reason):
+                await self._route(agent, lambda at: r.AgentStateChanged(
+                    at=at, agent_id=str(agent.id), state=r.AgentState(state), reason=reason))
+            case p.AcceptMessage(interaction_id=iid):
+                await self._route(agent, lambda at: r.OfferAccepted(
+                    at=at, interaction_id=str(iid), agent_id=str(agent.id)))
+            case p.RejectMessage(interaction_id=iid):
+                await self._route(agent, lambda at: r.OfferRejected(
+                    at=at, interaction_id=str(iid), agent_id=str(agent.id)))
+            case p.ReplyMessage():
+                await self._reply(agent, message)
+            case p.NoteMessage(interaction_id=iid, text=text):
+                await self._note(agent, iid, text)
+            case p.TransferMessage():
+                await self._transfer(agent, message)
+            case p.WrapUpMessage(interaction_id=iid, disposition=disposition, notes=notes):
+                if self.dispositions and disposition not in self.dispositions:
+                    raise ActionError("unknown_disposition",
+                                      f"unknown disposition {disposition!r}; use one of {sorted(self.dispositions)}")
+                await self._own(agent, iid, InteractionState.ASSIGNED)
+                await self._route(agent, lambda at: r.InteractionEnded(at=at, interaction_id=str(iid)),
+                                  disposition=disposition, notes=notes)
+            case p.CloseMessage(interaction_id=iid):
+                interaction = await self._own(agent, iid, InteractionState.ASSIGNED, InteractionState.WRAP_UP)
+                if interaction.state == InteractionState.ASSIGNED:
+                    await self._route(agent, lambda at: r.InteractionEnded(at=at, interaction_id=str(iid)))
+                await self._route(agent, lambda at: r.WrapUpCompleted(at=at, interaction_id=str(iid)))
+        return None
+
+    async def sync_profile(self, agent: Agent) -> None:
+        """Tell the router the agent's current skills and capacity (on every console connect)."""
+        capacity = {r.Channel(k): int(v) for k, v in agent.capacity.items() if k in r.Channel.__members__.values()}
+        await self.router.submit(lambda at: r.AgentUpdated(
+            at=at, agent_id=str(agent.id), skills=dict(agent.skills), capacity=capacity or None))
+
+    async def _route(self, agent: Agent, make: Callable[[float], object], **extra: Any) -> list[object]:
+        try:
+            return await self.router.submit(make, actor=str(agent.id), **extra)
+        except r.RoutingError as exc:
+            raise ActionError(exc.code, str(exc)) from None
+        except ValueError as exc:
+            raise ActionError("invalid", str(exc)) from None
+
+    async def _own(self, agent: Agent, iid: uuid.UUID, *states: InteractionState) -> Interaction:
+        async with self.db.connection() as tx:
+            return await self._owned(tx, agent, iid, states)
+
+    @staticmethod
+    async def _owned(tx: Tx, agent: Agent, iid: uuid.UUID, states: tuple[InteractionState, ...]) -> Interaction:
+        try:
+            interaction = await tx.interactions.get(iid)
+        except InteractionNotFound:
+            raise ActionError("unknown_interaction", f"no such interaction: {iid}") from None
+        if interaction.agent_id != agent.id or interaction.state not in states:
+            raise ActionError("not_assigned", "this interaction is not assigned to you")
+        return interaction
+
+    async def _reply(self, agent: Agent, message: p.ReplyMessage) -> None:
+        async with self.db.transaction() as tx:
+            interaction = await self._owned(
+                tx, agent, message.interaction_id, (InteractionState.ASSIGNED, InteractionState.WRAP_UP)
+            )
+            dedupe_key = f"{agent.id}:{message.client_msg_id}"
+            if not await tx.dedupe.claim("agent_reply", dedupe_key):
+                touchpoint_id = await tx.conn.fetchval(
+                    "SELECT touchpoint_id FROM inbound_dedupe WHERE channel = 'agent_reply' AND external_id = $1",
+                    dedupe_key,
+                )
+                event = await tx.agent_events.append(
+                    agent.id, "ack", {"client_msg_id": message.client_msg_id, "touchpoint_id": touchpoint_id,
+                                      "duplicate": True})
+                touchpoint = None
+            else:
+                touchpoint = await tx.touchpoints.append(
+                    customer_id=interaction.customer_id, interaction_id=interaction.id,
+                    kind=TouchpointKind.OUTBOUND_MESSAGE, channel=interaction.channel,
+                    actor_kind=ActorKind.AGENT, actor_id=str(agent.id), body=message.text,
+                    payload={"agent_name": agent.display_name, "client_msg_id": message.client_msg_id},
+                )
+                await tx.dedupe.link("agent_reply", dedupe_key, touchpoint.id)
+                if interaction.channel != Channel.CHAT:
+                    await tx.outbox.enqueue(interaction.channel, {"text": message.text},
+                                            interaction_id=interaction.id, touchpoint_id=touchpoint.id)
+                event = await tx.agent_events.append(
+                    agent.id, "ack", {"client_msg_id": message.client_msg_id, "touchpoint_id": touchpoint.id,
+                                      "interaction_id": str(interaction.id), "touchpoint": to_json(touchpoint)})
+        self.feed.publish([event])
+        hook = self.outbound_hooks.get(interaction.channel)
+        if touchpoint is not None and hook is not None:
+            await hook(interaction, touchpoint)
+
+    async def _note(self, agent: Agent, iid: uuid.UUID, text: str) -> None:
+        async with self.db.transaction() as tx:
+            interaction = await self._owned(
+                tx, agent, iid, (InteractionState.OFFERED, InteractionState.ASSIGNED, InteractionState.WRAP_UP)
+            )
+            touchpoint = await tx.touchpoints.append(
+                customer_id=interaction.customer_id, interaction_id=interaction.id, kind=TouchpointKind.NOTE,
+                channel=interaction.channel, actor_kind=ActorKind.AGENT, actor_id=str(agent.id), body=text,
+                payload={"agent_name": agent.display_name},
+            )
+            event = await tx.agent_events.append(
+                agent.id, "message", {"interaction_id": str(interaction.id), "touchpoint": to_json(touchpoint)})
+        self.feed.publish([event])
+
+    async def _transfer(self, agent: Agent, message: p.TransferMessage) -> None:
+        await self._own(agent, message.interaction_id, InteractionState.ASSIGNED)
+        to_agent: str | None = None
+        if message.queue is not None and message.queue not in self.queues:
+            raise ActionError("unknown_queue", f"unknown queue {message.queue!r}")
+        if message.agent is not None:
+            async with self.db.connection() as tx:
+                target = await tx.agents.by_login(message.agent)
+                if target is None:
+                    try:
+                        target = await tx.agents.get(uuid.UUID(message.agent))
+                    except ValueError:
+                        target = None
+            if target is None:
+                raise ActionError("unknown_agent", f"no agent {message.agent!r}")
+            to_agent = str(target.id)
+        await self._route(agent, lambda at: r.InteractionTransferred(
+            at=at, interaction_id=str(message.interaction_id), to_queue=message.queue, to_agent=to_agent))

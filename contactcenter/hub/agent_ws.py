@@ -1,0 +1,198 @@
+"""``/agent/ws``: the console's live connection.
+
+On connect the server sends ``hello`` (profile, state, open offers and
+interactions, and ``seq``, the agent's latest event number). A console that
+reconnects passes ``?last_seq=N`` and, instead of a fresh snapshot, gets every
+event after N exactly once and in order. Each connection keeps its own cursor
+into the agent's numbered events and reads any gap from the store, so a slow
+console holds no queue and a send that stalls past its deadline closes only
+that connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from pydantic import ValidationError
+
+from contactcenter.acd.feed import AgentFeed, AgentSubscription
+from contactcenter.api.auth import current_agent
+from contactcenter.api.errors import ApiError
+from contactcenter.db import Database, StoreError
+from contactcenter.hub.actions import ActionError, AgentActions
+from contactcenter.hub.presence import Presence
+from contactcenter.hub.protocol import PROTOCOL_VERSION, agent_message
+from contactcenter.store import AgentEvent
+from contactcenter.store.records import Agent, to_json
+
+log = logging.getLogger(__name__)
+
+SEND_TIMEOUT_S = 10.0
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+class AgentHub:
+    def __init__(self, db: Database, feed: AgentFeed, actions: AgentActions, presence: Presence,
+                 console_settings: dict[str, Any]) -> None:
+        self.db = db
+        self.feed = feed
+        self.actions = actions
+        self.presence = presence
+        self.console_settings = console_settings
+        self.connections: set[web.WebSocketResponse] = set()
+
+    async def close_all(self) -> None:
+        for ws in list(self.connections):
+            await ws.close(code=1001, message=b"server shutting down")
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        agent = await current_agent(request)
+        check_same_origin(request)
+        try:
+            last_seq = int(request.query["last_seq"]) if "last_seq" in request.query else None
+        except ValueError:
+            raise ApiError(400, "bad_last_seq", "last_seq must be a whole number") from None
+        await self.actions.sync_profile(agent)
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_MESSAGE_BYTES)
+        await ws.prepare(request)
+        self.connections.add(ws)
+        subscription = self.feed.subscribe(agent.id)
+        self.presence.connected(agent.id)
+        sender: asyncio.Task[None] | None = None
+        try:
+            hello, cursor = await self._hello(agent, last_seq)
+            await ws.send_json(hello)
+            sender = asyncio.create_task(self._send_events(ws, subscription, cursor))
+            await self._receive(ws, agent)
+        except StoreError as exc:
+            log.warning("agent %s connection ends: %s", agent.login, exc)
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.send_json({"type": "error", "seq": None, "code": "unavailable",
+                                    "message": "the server cannot reach its database; reconnecting"})
+        finally:
+            if sender is not None:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
+            self.feed.unsubscribe(subscription)
+            self.connections.discard(ws)
+            self.presence.disconnected(agent.id, still_connected=self.feed.connected(agent.id))
+            await ws.close()
+        return ws
+
+    async def _hello(self, agent: Agent, last_seq: int | None) -> tuple[dict[str, Any], int]:
+        """The hello message and the cursor to stream from, read from one snapshot."""
+        async with self.db.transaction(isolation="repeatable_read") as tx:
+            seq = await tx.agent_events.latest_seq(agent.id)
+            profile = await tx.agents.get(agent.id)
+            resumed = False
+            if last_seq is not None and 0 <= last_seq <= seq:
+                oldest = await tx.agent_events.oldest_seq(agent.id)
+                resumed = last_seq == seq or (oldest is not None and oldest <= last_seq + 1)
+            open_interactions = await tx.interactions.for_agent(agent.id)
+            summaries = await tx.interactions.summaries([i.id for i in open_interactions])
+            offers = await tx.conn.fetch(
+                """SELECT DISTINCT ON (t.interaction_id) t.interaction_id, t.payload->>'expires_at' AS expires_at
+                   FROM touchpoints t JOIN interactions i ON i.id = t.interaction_id
+                   WHERE i.agent_id = $1 AND i.state = 'offered' AND t.kind = 'offer'
+                   ORDER BY t.interaction_id, t.id DESC""",
+                agent.id,
+            )
+        expiry = {row["interaction_id"]: row["expires_at"] for row in offers}
+        assert profile is not None
+        hello = {
+            "type": "hello",
+            "seq": seq,
+            "protocol": PROTOCOL_VERSION,
+            "resumed": resumed,
+            "agent": to_json(profile),
+            "state": profile.state,
+            "reason": profile.state_reason,
+            "offers": [
+                {"interaction": summaries[i.id], "expires_at": expiry.get(i.id)}
+                for i in open_interactions if i.state == "offered"
+            ],
+            "interactions": [summaries[i.id] for i in open_interactions if i.state != "offered"],
+            **self.console_settings,
+        }
+        return hello, (last_seq if resumed and last_seq is not None else seq)
+
+    async def _send_events(self, ws: web.WebSocketResponse, subscription: AgentSubscription, cursor: int) -> None:
+        """Send every event after ``cursor`` in order, forever; close the socket if the client stalls."""
+        try:
+            while True:
+                recent = [e for e in subscription.take_recent() if e.seq > cursor]
+                if not recent or recent[0].seq != cursor + 1 or not _contiguous(recent):
+                    async with self.db.connection() as tx:
+                        recent = await tx.agent_events.since(subscription.agent_id, cursor)
+                for event in recent:
+                    async with asyncio.timeout(SEND_TIMEOUT_S):
+                        await ws.send_str(json.dumps(event.message(), ensure_ascii=False))
+                    cursor = event.seq
+                if len(recent) >= 500:
+                    continue  # more waiting in the store
+                await subscription.wakeup.wait()
+        except TimeoutError:
+            log.warning("agent console not reading for %ss; closing it", SEND_TIMEOUT_S)
+            await ws.close(code=1008, message=b"too slow")
+        except (ConnectionError, RuntimeError, StoreError) as exc:
+            log.info("agent event stream ended: %s", exc)
+            await ws.close(code=1011, message=b"event stream interrupted")
+
+    async def _receive(self, ws: web.WebSocketResponse, agent: Agent) -> None:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                if msg.type == WSMsgType.BINARY:
+                    await _send_error(ws, "bad_message", "send JSON text messages")
+                continue
+            ref = None
+            try:
+                data = json.loads(msg.data)
+                if isinstance(data, dict):
+                    ref = data.get("ref") if isinstance(data.get("ref"), str) else None
+                message = agent_message.validate_python(data)
+                answer = await self.actions.handle(agent, message)
+            except json.JSONDecodeError:
+                await _send_error(ws, "bad_json", "messages must be JSON objects", ref)
+            except ValidationError as exc:
+                await _send_error(ws, "bad_message", _validation_text(exc), ref)
+            except ActionError as exc:
+                await _send_error(ws, exc.code, exc.message, ref)
+            except StoreError:
+                await _send_error(ws, "unavailable", "the database is unavailable; try again", ref)
+            else:
+                if answer is not None:
+                    await ws.send_json({**answer, "seq": None, **({"ref": ref} if ref else {})})
+
+
+def _contiguous(events: list[AgentEvent]) -> bool:
+    return all(b.seq == a.seq + 1 for a, b in itertools.pairwise(events))
+
+
+def _validation_text(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
+
+
+async def _send_error(ws: web.WebSocketResponse, code: str, message: str, ref: str | None = None) -> None:
+    body: dict[str, Any] = {"type": "error", "seq": None, "code": code, "message": message}
+    if ref is not None:
+        body["ref"] = ref
+    await ws.send_json(body)
+
+
+def check_same_origin(request: web.Request) -> None:
+    """Refuse cross-site websocket hijacking: a browser's Origin must be this server's."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return  # not a browser (or a same-origin non-CORS client)
+    if origin.rstrip("/") != f"{request.scheme}://{request.host}":
+        raise ApiError(403, "bad_origin", f"origin {origin} may not open the agent console socket")
+
