@@ -28,6 +28,11 @@ class Effects:
         self.tx = tx
         self.agent_events: list[AgentEvent] = []
         self.no_agent: list[tuple[uuid.UUID, str, str | None]] = []  # (interaction, channel, action)
+        # (channel, change, interaction, details) for channel listeners, after commit
+        self.changes: list[tuple[str, str, uuid.UUID, dict[str, Any]]] = []
+
+    def _changed(self, interaction: Interaction, change: str, **details: Any) -> None:
+        self.changes.append((interaction.channel, change, interaction.id, details))
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -100,11 +105,13 @@ class Effects:
                                        body=extra["notes"])
                 await self._notify(before.agent_id, "wrap_up",
                                    {"interaction_id": iid, "disposition": extra.get("disposition")})
+                self._changed(after, "ended")
             case r.WrapUpCompleted(interaction_id=iid):
                 before, after = await self._move(iid, InteractionState.CLOSED)
                 await self._record(after, TouchpointKind.STATE_CHANGE, actor_kind=actor_kind, actor_id=actor,
                                    state="closed")
                 await self._notify(before.agent_id, "closed", {"interaction_id": iid, "reason": "closed"})
+                self._changed(after, "closed")
             case r.InteractionAbandoned(interaction_id=iid):
                 before, after = await self._move(iid, InteractionState.ABANDONED)
                 await self._record(after, TouchpointKind.STATE_CHANGE, state="abandoned",
@@ -115,6 +122,7 @@ class Effects:
                                    from_agent=None if before.agent_id is None else str(before.agent_id),
                                    from_queue=before.queue, to_queue=to_queue, to_agent=to_agent)
                 await self._notify(before.agent_id, "revoked", {"interaction_id": iid, "reason": "transferred"})
+                self._changed(after, "transferred", to_queue=to_queue, to_agent=to_agent)
             case _:
                 pass  # arrivals are stored by intake; accepts are written by their Assigned decision
 
@@ -141,6 +149,9 @@ class Effects:
                 await self._record(after, TouchpointKind.ACCEPT, actor_kind=ActorKind.AGENT, actor_id=agent_id,
                                    agent_id=agent_id)
                 await self._notify(agent_id, "assigned", {"interaction": await self._summary(after.id)})
+                agent = await self.tx.agents.get(uuid.UUID(agent_id))
+                self._changed(after, "assigned", agent_id=agent_id,
+                              agent_name=None if agent is None else agent.display_name)
             case r.Requeued(interaction_id=iid, reason=reason):
                 current = await self.tx.interactions.get(uuid.UUID(iid), for_update=True)
                 if current.state != InteractionState.QUEUED:
@@ -163,6 +174,7 @@ class Effects:
                     await self._record(current, TouchpointKind.STATE_CHANGE, state="closed",
                                        reason="wrapup_elapsed")
                     await self._notify(agent_id, "closed", {"interaction_id": iid, "reason": "wrapup_elapsed"})
+                    self._changed(current, "closed")
             case r.Transferred():
                 pass  # written with the InteractionTransferred event that caused it
             case _:

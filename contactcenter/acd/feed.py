@@ -12,6 +12,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from contactcenter.store import AgentEvent
 
@@ -23,6 +24,7 @@ class AgentSubscription:
         self.agent_id = agent_id
         self.wakeup = asyncio.Event()
         self.recent: list[AgentEvent] = []  # events pushed since the last read, in commit order
+        self.ephemeral: list[dict[str, Any]] = []  # unnumbered signals (typing): dropped if the console lags
         self._max_recent = 256
 
     def push(self, event: AgentEvent) -> None:
@@ -30,10 +32,17 @@ class AgentSubscription:
             self.recent.append(event)
         self.wakeup.set()
 
-    def take_recent(self) -> list[AgentEvent]:
+    def push_ephemeral(self, message: dict[str, Any]) -> None:
+        if len(self.ephemeral) < 32:
+            self.ephemeral.append(message)
+            self.wakeup.set()
+
+    def drain(self) -> tuple[list[AgentEvent], list[dict[str, Any]]]:
+        """Everything pushed since the last drain; the next ``wakeup`` means something new."""
         events, self.recent = self.recent, []
+        signals, self.ephemeral = self.ephemeral, []
         self.wakeup.clear()
-        return events
+        return events, signals
 
 
 class AgentFeed:
@@ -54,6 +63,11 @@ class AgentFeed:
 
     def connected(self, agent_id: uuid.UUID) -> bool:
         return bool(self._subscribers.get(agent_id))
+
+    def signal(self, agent_id: uuid.UUID, message: dict[str, Any]) -> None:
+        """An unnumbered, unstored message (typing indicators): best effort, never replayed."""
+        for subscription in self._subscribers.get(agent_id, ()):
+            subscription.push_ephemeral({**message, "seq": None})
 
     def publish(self, events: Iterable[AgentEvent]) -> None:
         """Called after the events' transaction committed."""

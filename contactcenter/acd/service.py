@@ -33,6 +33,8 @@ from contactcenter.store import AgentEvent
 log = logging.getLogger(__name__)
 
 NoAgentHandler = Callable[[uuid.UUID, str | None], Awaitable[None]]
+# (change, interaction_id, details): "assigned" (agent_id, agent_name), "ended", "closed", "transferred"
+ChannelListener = Callable[[str, uuid.UUID, dict[str, Any]], Awaitable[None]]
 MAX_BATCH = 500
 
 
@@ -59,6 +61,7 @@ class RouterService:
         self.clock = clock
         self.router = r.Router(config)
         self.no_agent_handlers: dict[str, NoAgentHandler] = {}
+        self.channel_listeners: dict[str, ChannelListener] = {}
         self._jobs: asyncio.Queue[_Job] = asyncio.Queue()
         self._timer_changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -204,9 +207,23 @@ class RouterService:
         for interaction_id, channel, action in effects.no_agent:
             handler = self.no_agent_handlers.get(channel)
             if handler is not None:
-                task = asyncio.create_task(handler(interaction_id, action))
-                self._side_tasks.add(task)
-                task.add_done_callback(self._side_tasks.discard)
+                self._spawn(handler(interaction_id, action))
+        for channel, change, interaction_id, details in effects.changes:
+            listener = self.channel_listeners.get(channel)
+            if listener is not None:
+                self._spawn(listener(change, interaction_id, details))
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        """Run a channel's reaction after commit; its failure is logged, never the router's."""
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("channel reaction failed")
+
+        task = asyncio.create_task(guarded())
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     async def _timer(self) -> None:
         """Send a Tick when the router's next deadline comes (offer expiry, wrap-up, escalation)."""

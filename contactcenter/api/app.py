@@ -6,7 +6,7 @@ shutdown happen in one place, in order, and in reverse.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -16,6 +16,7 @@ from contactcenter.acd.service import RouterService
 from contactcenter.api import auth, customers, health, intake_api, interactions
 from contactcenter.api.errors import error_middleware
 from contactcenter.api.keys import AGENT_HUB, DB, FEED, INTAKE, ROUTER, SETTINGS
+from contactcenter.channel_context import ChannelContext
 from contactcenter.config import Settings
 from contactcenter.config.routing_bridge import to_routing_config
 from contactcenter.db import Database
@@ -24,6 +25,11 @@ from contactcenter.hub.agent_ws import AgentHub
 from contactcenter.hub.presence import Presence
 
 PRESENCE: web.AppKey[Presence] = web.AppKey("presence")
+CHANNELS: web.AppKey[ChannelContext] = web.AppKey("channels")
+
+# Each channel adapter's setup(app, context): registers its routes, tasks (cleanup_ctx) and hooks.
+# The composition root is the only place that imports channel adapters.
+CHANNEL_SETUPS: tuple[Callable[[web.Application, ChannelContext], None], ...] = ()
 
 
 def console_settings(settings: Settings) -> dict[str, object]:
@@ -60,6 +66,10 @@ def build_app(settings: Settings, db: Database) -> web.Application:
     for module in (health, auth, customers, interactions, intake_api):
         app.add_routes(module.routes)
     app.router.add_get("/agent/ws", hub.handle)
+    context = ChannelContext(settings=settings, db=db, intake=app[INTAKE], router=router, feed=feed, actions=actions)
+    app[CHANNELS] = context
+    for setup in CHANNEL_SETUPS:
+        setup(app, context)
     app.cleanup_ctx.append(_routing)
     app.on_shutdown.append(_close_sockets)
     return app

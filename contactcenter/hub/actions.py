@@ -23,6 +23,10 @@ from contactcenter.store.records import Agent, Interaction, Touchpoint, to_json
 
 # Called after a reply commits, per channel, so the channel can deliver at once (chat) or wake its sender.
 OutboundHook = Callable[[Interaction, Touchpoint], Awaitable[None]]
+# Called when the agent types in a conversation (chat shows "agent is typing").
+TypingHook = Callable[[Interaction, Agent], Awaitable[None]]
+# Checked inside the reply's transaction; raises ActionError to refuse (SMS opt-out).
+ReplyGuard = Callable[[Tx, Interaction], Awaitable[None]]
 
 
 class ActionError(Exception):
@@ -48,12 +52,19 @@ class AgentActions:
         self.dispositions = dispositions
         self.queues = queues
         self.outbound_hooks: dict[str, OutboundHook] = {}
+        self.typing_hooks: dict[str, TypingHook] = {}
+        self.reply_guards: dict[str, ReplyGuard] = {}
 
     async def handle(self, agent: Agent, message: Any) -> dict[str, Any] | None:
         """Carry out one console message; return an immediate (unnumbered) answer, if any."""
         match message:
             case p.PingMessage():
                 return {"type": "pong"}
+            case p.TypingMessage(interaction_id=iid):
+                interaction = await self._own(agent, iid, InteractionState.ASSIGNED)
+                hook = self.typing_hooks.get(interaction.channel)
+                if hook is not None:
+                    await hook(interaction, agent)
             case p.StateMessage(state=state, reason=reason):
                 await self._route(agent, lambda at: r.AgentStateChanged(
                     at=at, agent_id=str(agent.id), state=r.AgentState(state), reason=reason))
@@ -116,6 +127,9 @@ class AgentActions:
             interaction = await self._owned(
                 tx, agent, message.interaction_id, (InteractionState.ASSIGNED, InteractionState.WRAP_UP)
             )
+            guard = self.reply_guards.get(interaction.channel)
+            if guard is not None:
+                await guard(tx, interaction)
             dedupe_key = f"{agent.id}:{message.client_msg_id}"
             if not await tx.dedupe.claim("agent_reply", dedupe_key):
                 touchpoint_id = await tx.conn.fetchval(

@@ -125,25 +125,33 @@ class AgentHub:
 
     async def _send_events(self, ws: web.WebSocketResponse, subscription: AgentSubscription, cursor: int) -> None:
         """Send every event after ``cursor`` in order, forever; close the socket if the client stalls."""
+        catch_up = True  # events may have committed between the hello snapshot and the subscription
         try:
             while True:
-                recent = [e for e in subscription.take_recent() if e.seq > cursor]
-                if not recent or recent[0].seq != cursor + 1 or not _contiguous(recent):
+                recent, signals = subscription.drain()
+                for message in signals:
+                    await self._send(ws, message)
+                recent = [e for e in recent if e.seq > cursor]
+                if catch_up or (recent and (recent[0].seq != cursor + 1 or not _contiguous(recent))):
                     async with self.db.connection() as tx:
                         recent = await tx.agent_events.since(subscription.agent_id, cursor)
                 for event in recent:
-                    async with asyncio.timeout(SEND_TIMEOUT_S):
-                        await ws.send_str(json.dumps(event.message(), ensure_ascii=False))
+                    await self._send(ws, event.message())
                     cursor = event.seq
-                if len(recent) >= 500:
-                    continue  # more waiting in the store
-                await subscription.wakeup.wait()
+                catch_up = len(recent) >= 500  # more waiting in the store
+                if not catch_up:
+                    await subscription.wakeup.wait()
         except TimeoutError:
             log.warning("agent console not reading for %ss; closing it", SEND_TIMEOUT_S)
             await ws.close(code=1008, message=b"too slow")
         except (ConnectionError, RuntimeError, StoreError) as exc:
             log.info("agent event stream ended: %s", exc)
             await ws.close(code=1011, message=b"event stream interrupted")
+
+    @staticmethod
+    async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
+        async with asyncio.timeout(SEND_TIMEOUT_S):
+            await ws.send_str(json.dumps(message, ensure_ascii=False))
 
     async def _receive(self, ws: web.WebSocketResponse, agent: Agent) -> None:
         async for msg in ws:

@@ -75,13 +75,18 @@ class CloseMessage(_Message):
     interaction_id: uuid.UUID
 
 
+class TypingMessage(_Message):
+    type: Literal["typing"]
+    interaction_id: uuid.UUID
+
+
 class PingMessage(_Message):
     type: Literal["ping"]
 
 
 AgentMessage = Annotated[
     StateMessage | AcceptMessage | RejectMessage | ReplyMessage | NoteMessage | TransferMessage
-    | WrapUpMessage | CloseMessage | PingMessage,
+    | WrapUpMessage | CloseMessage | TypingMessage | PingMessage,
     Field(discriminator="type"),
 ]
 agent_message = TypeAdapter(AgentMessage)

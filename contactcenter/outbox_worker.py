@@ -1,0 +1,161 @@
+"""Deliver outbox rows for one channel, with retries, exactly once as far as we can tell.
+
+A worker claims due rows (``FOR UPDATE SKIP LOCKED`` with a lease), hands each
+to the channel's ``deliver`` coroutine, and records the outcome: sent; a
+``TransientDeliveryError`` (connection refused, 4xx SMTP, 5xx HTTP, timeout)
+is retried with exponential backoff and jitter; a ``PermanentDeliveryError``
+(5xx SMTP, 4xx HTTP) is marked failed and shown to the agent as a delivery
+status. A row whose worker died mid-delivery is retried after its lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from contactcenter.acd.feed import AgentFeed
+from contactcenter.db import Database, StoreError
+from contactcenter.model import ActorKind, TouchpointKind
+from contactcenter.store import OutboxItem, Tx
+
+log = logging.getLogger(__name__)
+
+
+class TransientDeliveryError(Exception):
+    """Delivery failed in a way that may succeed later."""
+
+
+class PermanentDeliveryError(Exception):
+    """Delivery can never succeed (bad address, refused by the provider)."""
+
+
+Deliver = Callable[[OutboxItem], Awaitable[dict[str, object] | None]]
+
+
+def backoff_delay(attempts: int, *, base: float = 2.0, cap: float = 300.0, rng: random.Random | None = None) -> float:
+    """Seconds before the next attempt: exponential with full jitter, capped."""
+    ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        feed: AgentFeed,
+        channel: str,
+        deliver: Deliver,
+        *,
+        batch: int = 20,
+        concurrency: int = 8,
+        lease: timedelta = timedelta(minutes=2),
+        idle_poll_s: float = 1.0,
+        max_attempts: int = 50,
+    ) -> None:
+        self.db = db
+        self.feed = feed
+        self.channel = channel
+        self.deliver = deliver
+        self.batch = batch
+        self.lease = lease
+        self.idle_poll_s = idle_poll_s
+        self.max_attempts = max_attempts
+        self._wakeup = asyncio.Event()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Something was enqueued: look now instead of at the next poll."""
+        self._wakeup.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-{self.channel}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                async with self.db.transaction() as tx:
+                    items = await tx.outbox.claim_due(self.channel, limit=self.batch, lease=self.lease)
+                failures = 0
+            except StoreError as exc:
+                failures += 1
+                log.warning("outbox %s: cannot claim rows: %s", self.channel, exc)
+                await asyncio.sleep(min(30.0, backoff_delay(failures)))
+                continue
+            if items:
+                await asyncio.gather(*(self._one(item) for item in items))
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.idle_poll_s):
+                    await self._wakeup.wait()
+
+    async def _one(self, item: OutboxItem) -> None:
+        async with self._slots:
+            try:
+                receipt = await self.deliver(item)
+            except PermanentDeliveryError as exc:
+                await self._record(item, failed=str(exc))
+            except Exception as exc:  # transient, or a bug in the adapter: retry, never drop
+                if not isinstance(exc, TransientDeliveryError):
+                    log.exception("outbox %s: delivery of %s raised unexpectedly", self.channel, item.id)
+                if item.attempts >= self.max_attempts:
+                    await self._record(item, failed=f"gave up after {item.attempts} attempts: {exc}")
+                else:
+                    delay = backoff_delay(item.attempts)
+                    log.info("outbox %s: %s attempt %d failed (%s); retry in %.0fs",
+                             self.channel, item.id, item.attempts, exc, delay)
+                    with contextlib.suppress(StoreError):
+                        async with self.db.transaction() as tx:
+                            await tx.outbox.retry_later(item.id, delay=timedelta(seconds=delay), error=str(exc))
+            else:
+                await self._record(item, receipt=receipt or {})
+
+    async def _record(self, item: OutboxItem, *, failed: str | None = None,
+                      receipt: dict[str, object] | None = None) -> None:
+        """Mark the row and add a delivery-status touchpoint (failures also reach the agent)."""
+        try:
+            async with self.db.transaction() as tx:
+                if failed is None:
+                    await tx.outbox.mark_sent(item.id)
+                else:
+                    await tx.outbox.mark_failed(item.id, failed)
+                events = await record_delivery(tx, item, "sent" if failed is None else "failed",
+                                               error=failed, details=receipt or {})
+        except StoreError as exc:
+            log.warning("outbox %s: could not record the outcome of %s: %s (lease will retry)",
+                        self.channel, item.id, exc)
+            return
+        self.feed.publish(events)
+
+
+async def record_delivery(tx: Tx, item: OutboxItem, status: str, *, error: str | None = None,
+                          details: dict[str, object] | None = None) -> list:
+    """A delivery_status touchpoint for ``item``; failures are sent to the interaction's agent."""
+    if item.interaction_id is None:
+        return []
+    interaction = await tx.interactions.get(item.interaction_id)
+    payload = {"touchpoint_id": item.touchpoint_id, "outbox_id": item.id, "status": status, **(details or {})}
+    if error:
+        payload["error"] = error
+    touchpoint = await tx.touchpoints.append(
+        customer_id=interaction.customer_id, interaction_id=interaction.id, kind=TouchpointKind.DELIVERY_STATUS,
+        channel=interaction.channel, actor_kind=ActorKind.SYSTEM, payload=payload,
+    )
+    if status == "sent" or interaction.agent_id is None:
+        return []
+    event = await tx.agent_events.append(interaction.agent_id, "delivery", {
+        "interaction_id": str(interaction.id), "touchpoint_id": item.touchpoint_id, "status": status,
+        "error": error, "status_touchpoint_id": touchpoint.id})
+    return [event]
