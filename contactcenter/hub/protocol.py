@@ -80,13 +80,23 @@ class TypingMessage(_Message):
     interaction_id: uuid.UUID
 
 
+class CallEventMessage(_Message):
+    """A softphone button: the call after the redirect is between the caller and the agent's phone."""
+
+    type: Literal["call_event"]
+    interaction_id: uuid.UUID
+    event: Literal["answered", "held", "resumed", "transferred", "ended"]
+    talk_time_s: float | None = Field(default=None, ge=0)
+    target: str | None = Field(default=None, max_length=200)
+
+
 class PingMessage(_Message):
     type: Literal["ping"]
 
 
 AgentMessage = Annotated[
     StateMessage | AcceptMessage | RejectMessage | ReplyMessage | NoteMessage | TransferMessage
-    | WrapUpMessage | CloseMessage | TypingMessage | PingMessage,
+    | WrapUpMessage | CloseMessage | TypingMessage | CallEventMessage | PingMessage,
     Field(discriminator="type"),
 ]
 agent_message = TypeAdapter(AgentMessage)

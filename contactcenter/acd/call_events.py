@@ -1,0 +1,69 @@
+"""Call events after the redirect: the call now runs between the caller and the softphone.
+
+They arrive from the agent console (softphone buttons over the agent websocket)
+or from the PBX (a signed webhook of the voice channel), become ``call_event``
+touchpoints, and ``ended`` ends the interaction so wrap-up follows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+import routing as r
+from contactcenter.acd.feed import AgentFeed
+from contactcenter.acd.service import RouterService
+from contactcenter.db import Database
+from contactcenter.model import ActorKind, InteractionState, TouchpointKind
+from contactcenter.store import InteractionNotFound
+from contactcenter.store.records import to_json
+
+CallEventName = Literal["answered", "held", "resumed", "transferred", "ended"]
+CALL_EVENTS: frozenset[str] = frozenset({"answered", "held", "resumed", "transferred", "ended"})
+
+
+class CallEventRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def record_call_event(
+    db: Database,
+    feed: AgentFeed,
+    router: RouterService,
+    interaction_id: uuid.UUID,
+    event: str,
+    *,
+    actor_kind: ActorKind,
+    actor_id: str | None,
+    details: dict[str, Any],
+    agent_id: uuid.UUID | None = None,
+) -> None:
+    """Record one call event; ``agent_id`` (from the console) must hold the call."""
+    if event not in CALL_EVENTS:
+        raise CallEventRefused("bad_call_event", f"unknown call event {event!r}; use one of {sorted(CALL_EVENTS)}")
+    async with db.transaction() as tx:
+        try:
+            interaction = await tx.interactions.get(interaction_id, for_update=True)
+        except InteractionNotFound:
+            raise CallEventRefused("unknown_interaction", f"no such interaction: {interaction_id}") from None
+        if interaction.channel != "voice":
+            raise CallEventRefused("not_a_call", "call events are for voice interactions")
+        if interaction.state not in (InteractionState.ASSIGNED, InteractionState.WRAP_UP):
+            raise CallEventRefused("bad_state", f"the call is {interaction.state}, not connected to an agent")
+        if agent_id is not None and interaction.agent_id != agent_id:
+            raise CallEventRefused("not_assigned", "this call is not assigned to you")
+        touchpoint = await tx.touchpoints.append(
+            customer_id=interaction.customer_id, interaction_id=interaction.id, kind=TouchpointKind.CALL_EVENT,
+            channel="voice", actor_kind=actor_kind, actor_id=actor_id, payload={"event": event, **details},
+        )
+        events = []
+        if interaction.agent_id is not None:
+            events.append(await tx.agent_events.append(
+                interaction.agent_id, "message", {"interaction_id": str(interaction.id),
+                                                  "touchpoint": to_json(touchpoint)}))
+    feed.publish(events)
+    if event == "ended" and interaction.state == InteractionState.ASSIGNED:
+        await router.submit(lambda at: r.InteractionEnded(at=at, interaction_id=str(interaction_id)),
+                            actor=actor_id if actor_kind == ActorKind.AGENT else None)
