@@ -1,0 +1,1 @@
+"""Tests for the pure half of the email channel (channels.email)."""
