@@ -13,7 +13,7 @@ from aiohttp import web
 from contactcenter.acd.feed import AgentFeed
 from contactcenter.acd.intake import Intake
 from contactcenter.acd.service import RouterService
-from contactcenter.api import auth, customers, health, intake_api, interactions
+from contactcenter.api import agents_api, auth, customers, health, intake_api, interactions, ui
 from contactcenter.api.errors import error_middleware
 from contactcenter.api.keys import AGENT_HUB, DB, FEED, INTAKE, ROUTER, SETTINGS
 from contactcenter.channel_context import ChannelContext
@@ -63,7 +63,7 @@ def build_app(settings: Settings, db: Database) -> web.Application:
     app[INTAKE] = Intake(db, feed, router)
     app[AGENT_HUB] = hub
     app[PRESENCE] = presence
-    for module in (health, auth, customers, interactions, intake_api):
+    for module in (health, auth, customers, interactions, intake_api, agents_api, ui):
         app.add_routes(module.routes)
     app.router.add_get("/agent/ws", hub.handle)
     context = ChannelContext(settings=settings, db=db, intake=app[INTAKE], router=router, feed=feed, actions=actions)
