@@ -1,0 +1,66 @@
+"""Delivery receipts from a gateway, recorded on the outbound message they are about.
+
+Each distinct (message, status) is recorded once (gateways resend receipts),
+as a ``delivery_status`` touchpoint with the segment count and encoding; a
+``failed`` or ``undelivered`` receipt also tells the interaction's agent, in
+the same ``delivery`` event shape the outbox worker uses.
+"""
+
+from __future__ import annotations
+
+from channels.sms.parse import StatusReport
+from channels.sms.store import SmsStore
+from contactcenter.acd.feed import AgentFeed
+from contactcenter.db import Database
+from contactcenter.model import ActorKind, TouchpointKind
+from contactcenter.store import AgentEvent, Tx
+
+DEDUPE_CHANNEL = "sms_status"
+
+
+class ReceiptRecorder:
+    def __init__(self, db: Database, feed: AgentFeed) -> None:
+        self.db = db
+        self.feed = feed
+
+    async def record(self, gateway: str, report: StatusReport, outbox_hint: int | None) -> bool:
+        """Record ``report``; False if it names no message of ours (the caller answers 404)."""
+        events: list[AgentEvent] = []
+        async with self.db.transaction() as tx:
+            found = await self._record(tx, gateway, report, outbox_hint, events)
+        self.feed.publish(events)
+        return found
+
+    async def _record(self, tx: Tx, gateway: str, report: StatusReport, outbox_hint: int | None,
+                      events: list[AgentEvent]) -> bool:
+        store = SmsStore(tx.conn)
+        ref = await store.outbound_ref(gateway, report.provider_id, outbox_hint)
+        if ref is None:
+            return False
+        if not await tx.dedupe.claim(DEDUPE_CHANNEL, f"{gateway}:{report.provider_id}:{report.status}"):
+            return True  # the same receipt again: recorded the first time
+        if ref.message is not None:
+            await store.set_status(gateway, report.provider_id, report.status)
+        if ref.interaction_id is None:  # an automatic reply outside any conversation: nothing to show on
+            return True
+        interaction = await tx.interactions.get(ref.interaction_id)
+        error = report.error_text()
+        payload: dict[str, object] = {
+            "touchpoint_id": ref.touchpoint_id, "outbox_id": ref.outbox_id, "status": report.status,
+            "provider_id": report.provider_id, "source": "gateway",
+        }
+        if ref.message is not None:
+            payload.update(segments=ref.message.segments, encoding=ref.message.encoding)
+        if report.error_code is not None:
+            payload["error_code"] = report.error_code
+        if error is not None:
+            payload["error"] = error
+        touchpoint = await tx.touchpoints.append(
+            customer_id=interaction.customer_id, interaction_id=interaction.id,
+            kind=TouchpointKind.DELIVERY_STATUS, channel=interaction.channel, actor_kind=ActorKind.SYSTEM,
+            payload=payload)
+        if report.failed and interaction.agent_id is not None:
+            events.append(await tx.agent_events.append(interaction.agent_id, "delivery", {
+                "interaction_id": str(interaction.id), "touchpoint_id": ref.touchpoint_id,
+                "status": report.status, "error": error, "status_touchpoint_id": touchpoint.id}))
+        return True
