@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from contactcenter.acd.feed import AgentFeed
 from contactcenter.db import Database, StoreError
-from contactcenter.model import ActorKind, Channel, IdentityKind, InteractionState, TouchpointKind
+from contactcenter.model import Channel, IdentityKind
 from contactcenter.store import AgentEvent, Tx
-from contactcenter.store.records import Interaction, to_json
 
 if TYPE_CHECKING:
     from contactcenter.acd.service import RouterService
@@ -76,68 +75,16 @@ class Intake:
         return result
 
     async def _store(self, tx: Tx, message: InboundMessage, events: list[AgentEvent]) -> IntakeResult:
-        channel = str(message.channel)
-        if message.dedupe_key is not None and not await tx.dedupe.claim(channel, message.dedupe_key):
-            row = await tx.conn.fetchrow(
-                """SELECT t.id, t.interaction_id, t.customer_id FROM inbound_dedupe d
-                   JOIN touchpoints t ON t.id = d.touchpoint_id WHERE d.channel = $1 AND d.external_id = $2""",
-                channel,
-                message.dedupe_key,
-            )
-            if row is None:  # claimed by a transaction that stored no touchpoint (cannot happen here)
-                raise RuntimeError(f"dedupe key {message.dedupe_key!r} has no touchpoint")
-            customer = await tx.customers.get(row["customer_id"])
-            return IntakeResult(row["interaction_id"], customer.id, row["id"], created=False, duplicate=True)
-
-        customer, _ = await tx.customers.find_or_create(
-            str(message.identity_kind), message.address, display_name=message.display_name
+        """The whole unit of work in one round trip (see migration 0006, ``cc_ingest``)."""
+        row = await tx.conn.fetchrow(
+            "SELECT * FROM cc_ingest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            str(message.channel), str(message.identity_kind), message.address, message.display_name, message.queue,
+            message.body, message.subject, message.dedupe_key, message.thread_key, message.join_open,
+            message.interaction_id, message.priority, message.payload, message.attributes,
         )
-        interaction = await self._interaction_for(tx, message, customer.id)
-        created = interaction is None
-        if interaction is None:
-            interaction = await tx.interactions.create(
-                channel=channel,
-                customer_id=customer.id,
-                queue=message.queue,
-                priority=message.priority,
-                subject=message.subject,
-                thread_key=message.thread_key,
-                attributes=message.attributes,
-            )
-        touchpoint = await tx.touchpoints.append(
-            customer_id=customer.id,
-            interaction_id=interaction.id,
-            kind=TouchpointKind.INBOUND_MESSAGE,
-            channel=channel,
-            actor_kind=ActorKind.CUSTOMER,
-            actor_id=message.address,
-            body=message.body,
-            payload=message.payload,
-        )
-        if message.dedupe_key is not None:
-            await tx.dedupe.link(channel, message.dedupe_key, touchpoint.id)
-        if interaction.agent_id is not None and interaction.state in (
-            InteractionState.ASSIGNED,
-            InteractionState.WRAP_UP,
-        ):
-            events.append(
-                await tx.agent_events.append(
-                    interaction.agent_id,
-                    "message",
-                    {"interaction_id": str(interaction.id), "touchpoint": to_json(touchpoint)},
-                )
-            )
-        return IntakeResult(interaction.id, customer.id, touchpoint.id, created=created, duplicate=False)
-
-    async def _interaction_for(
-        self, tx: Tx, message: InboundMessage, customer_id: uuid.UUID
-    ) -> Interaction | None:
-        if message.interaction_id is not None:
-            return await tx.interactions.get(message.interaction_id, for_update=True)
-        if message.thread_key is not None:
-            found = await tx.interactions.open_for_thread(str(message.channel), message.thread_key)
-            if found is not None:
-                return found
-        if message.join_open:
-            return await tx.interactions.open_for_customer(str(message.channel), customer_id)
-        return None
+        if row["o_duplicate"] and row["o_touchpoint_id"] is None:
+            raise RuntimeError(f"dedupe key {message.dedupe_key!r} has no touchpoint")
+        if row["o_agent_id"] is not None:
+            events.append(AgentEvent(row["o_agent_id"], int(row["o_agent_seq"]), "message", row["o_event"]))
+        return IntakeResult(row["o_interaction_id"], row["o_customer_id"], row["o_touchpoint_id"],
+                            created=row["o_created"], duplicate=row["o_duplicate"])

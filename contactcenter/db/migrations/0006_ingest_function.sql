@@ -1,0 +1,91 @@
+-- One round trip per inbound message: cc_ingest does the whole intake unit of work
+-- (dedupe claim, customer find-or-create, join or open the interaction, the inbound
+-- touchpoint, and the numbered console event for the agent holding the conversation)
+-- inside the caller's transaction. The Python Intake calls it and commits; the rules
+-- are the same as before, only the ten client-server round trips became one.
+
+CREATE FUNCTION cc_ingest(
+    p_channel text, p_kind text, p_address text, p_display_name text, p_queue text,
+    p_body text, p_subject text, p_dedupe_key text, p_thread_key text, p_join_open boolean,
+    p_interaction_id uuid, p_priority double precision, p_payload jsonb, p_attributes jsonb,
+    OUT o_interaction_id uuid, OUT o_customer_id uuid, OUT o_touchpoint_id bigint, OUT o_created boolean,
+    OUT o_duplicate boolean, OUT o_agent_id uuid, OUT o_agent_seq bigint, OUT o_event jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_state text;
+    v_agent uuid;
+    v_tp touchpoints%ROWTYPE;
+BEGIN
+    o_created := false;
+    o_duplicate := false;
+    IF p_dedupe_key IS NOT NULL THEN
+        INSERT INTO inbound_dedupe AS d (channel, external_id) VALUES (p_channel, p_dedupe_key)
+            ON CONFLICT DO NOTHING;
+        IF NOT FOUND THEN
+            SELECT t.id, t.interaction_id, t.customer_id INTO o_touchpoint_id, o_interaction_id, o_customer_id
+              FROM inbound_dedupe d JOIN touchpoints t ON t.id = d.touchpoint_id
+             WHERE d.channel = p_channel AND d.external_id = p_dedupe_key;
+            o_duplicate := true;
+            RETURN;
+        END IF;
+    END IF;
+
+    IF p_interaction_id IS NOT NULL THEN
+        SELECT i.id, i.customer_id, i.state, i.agent_id INTO o_interaction_id, o_customer_id, v_state, v_agent
+          FROM interactions i WHERE i.id = p_interaction_id FOR UPDATE;
+        IF o_interaction_id IS NULL THEN
+            RAISE EXCEPTION 'no such interaction: %', p_interaction_id USING ERRCODE = 'no_data_found';
+        END IF;
+    ELSE
+        PERFORM pg_advisory_xact_lock(hashtextextended(p_kind || ':' || p_address, 0));
+        SELECT ci.customer_id INTO o_customer_id FROM customer_identities ci
+         WHERE ci.kind = p_kind AND ci.address = p_address;
+        IF o_customer_id IS NULL THEN
+            INSERT INTO customers (display_name) VALUES (coalesce(p_display_name, '')) RETURNING id INTO o_customer_id;
+            INSERT INTO customer_identities (kind, address, customer_id) VALUES (p_kind, p_address, o_customer_id);
+        END IF;
+        IF p_thread_key IS NOT NULL THEN
+            SELECT i.id, i.state, i.agent_id INTO o_interaction_id, v_state, v_agent FROM interactions i
+             WHERE i.channel = p_channel AND i.thread_key = p_thread_key
+               AND i.state IN ('queued', 'offered', 'assigned', 'wrap_up')
+             ORDER BY i.created_at DESC LIMIT 1 FOR UPDATE;
+        END IF;
+        IF o_interaction_id IS NULL AND p_join_open THEN
+            SELECT i.id, i.state, i.agent_id INTO o_interaction_id, v_state, v_agent FROM interactions i
+             WHERE i.channel = p_channel AND i.customer_id = o_customer_id
+               AND i.state IN ('queued', 'offered', 'assigned', 'wrap_up')
+             ORDER BY i.created_at DESC LIMIT 1 FOR UPDATE;
+        END IF;
+        IF o_interaction_id IS NULL THEN
+            INSERT INTO interactions (channel, customer_id, queue, priority, subject, thread_key, attributes,
+                                      created_at, arrived_at)
+            VALUES (p_channel, o_customer_id, p_queue, coalesce(p_priority, 0), p_subject, p_thread_key,
+                    coalesce(p_attributes, '{}'::jsonb), clock_timestamp(), clock_timestamp())
+            RETURNING id INTO o_interaction_id;
+            v_state := 'queued';
+            o_created := true;
+        END IF;
+    END IF;
+
+    INSERT INTO touchpoints (customer_id, interaction_id, kind, channel, actor_kind, actor_id, body, payload,
+                             created_at)
+    VALUES (o_customer_id, o_interaction_id, 'inbound_message', p_channel, 'customer', p_address, p_body,
+            coalesce(p_payload, '{}'::jsonb), clock_timestamp())
+    RETURNING * INTO v_tp;
+    o_touchpoint_id := v_tp.id;
+    IF p_dedupe_key IS NOT NULL THEN
+        UPDATE inbound_dedupe SET touchpoint_id = v_tp.id WHERE channel = p_channel AND external_id = p_dedupe_key;
+    END IF;
+    IF v_agent IS NOT NULL AND v_state IN ('assigned', 'wrap_up') THEN
+        UPDATE agents SET event_seq = event_seq + 1 WHERE id = v_agent RETURNING event_seq INTO o_agent_seq;
+        o_event := jsonb_build_object(
+            'interaction_id', o_interaction_id,
+            'touchpoint', jsonb_build_object(
+                'id', v_tp.id, 'customer_id', v_tp.customer_id, 'interaction_id', v_tp.interaction_id,
+                'kind', v_tp.kind, 'channel', v_tp.channel, 'actor_kind', v_tp.actor_kind,
+                'actor_id', v_tp.actor_id, 'body', v_tp.body, 'payload', v_tp.payload,
+                'created_at', to_char(v_tp.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')));
+        INSERT INTO agent_events (agent_id, seq, type, payload) VALUES (v_agent, o_agent_seq, 'message', o_event);
+        o_agent_id := v_agent;
+    END IF;
+END $$;
