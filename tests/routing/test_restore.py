@@ -1,0 +1,42 @@
+"""Rebuilding state after a restart."""
+
+from __future__ import annotations
+
+from routing import Channel, EscalationStep, InteractionState
+from tests.routing.helpers import Scenario, config, offered_ids, queue
+
+
+def test_a_restored_interaction_occupies_its_agents_slot():
+    s = Scenario(config(queue("q")))
+    s.agent("ann", at=0, state=None)
+    assert s.restore("v1", "q", "voice", "ann", at=1, arrived_at=0.5) == []
+    assert s.router.interaction_state("v1") is InteractionState.ASSIGNED
+    assert s.router.agent_load("ann")[Channel.VOICE] == 1
+    s.presence("ann", "available", at=2)
+    assert s.arrive("v2", "q", "voice", at=3) == []  # voice slot taken
+    assert s.end("v1", at=4) == [s.wrap_ended("v1", "ann"), s.offer("v2", "ann")]
+
+
+def test_restore_may_exceed_capacity_because_it_is_the_truth():
+    s = Scenario(config(queue("q")))
+    s.agent("ann", at=0, capacity={"chat": 1})
+    s.restore("c1", "q", "chat", "ann", at=1)
+    s.restore("c2", "q", "chat", "ann", at=1)
+    assert s.router.agent_load("ann")[Channel.CHAT] == 2
+    s.end("c1", at=2)
+    s.arrive("c3", "q", "chat", at=3)
+    assert s.router.offers_outstanding() == 0
+    s.end("c2", at=4)
+    assert offered_ids(s.log[-1][1]) == [("c3", "ann")]
+
+
+def test_a_re_fed_arrival_catches_up_on_escalation_before_being_offered():
+    s = Scenario(config(queue("q", skills={"x": 8}, escalation=[EscalationStep(30, {"x": 2})])))
+    s.agent("ann", {"x": 2}, at=0)
+    assert s.arrive("v1", "q", "voice", at=100, arrived_at=40) == [s.escalated("v1", 1), s.offer("v1", "ann")]
+    assert s.log[-1][1][1].waited_s == 60
+
+
+def test_a_re_fed_arrival_past_its_max_wait_gives_up_at_once():
+    s = Scenario(config(queue("q", max_wait_s=30, no_agent_action="email_followup")))
+    assert s.arrive("v1", "q", "voice", at=100, arrived_at=40) == [s.no_agent("v1")]
