@@ -55,6 +55,8 @@ class OutboxWorker:
         lease: timedelta = timedelta(minutes=2),
         idle_poll_s: float = 1.0,
         max_attempts: int = 50,
+        retry_base_s: float = 2.0,
+        retry_cap_s: float = 300.0,
     ) -> None:
         self.db = db
         self.feed = feed
@@ -64,6 +66,10 @@ class OutboxWorker:
         self.lease = lease
         self.idle_poll_s = idle_poll_s
         self.max_attempts = max_attempts
+        self.retry_base_s = retry_base_s
+        self.retry_cap_s = retry_cap_s
+        # Called after each outcome is written (metrics, and tests that wait instead of sleeping).
+        self.recorded_listeners: list[Callable[[OutboxItem, str | None], None]] = []
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task[None] | None = None
@@ -113,12 +119,13 @@ class OutboxWorker:
                 if item.attempts >= self.max_attempts:
                     await self._record(item, failed=f"gave up after {item.attempts} attempts: {exc}")
                 else:
-                    delay = backoff_delay(item.attempts)
-                    log.info("outbox %s: %s attempt %d failed (%s); retry in %.0fs",
+                    delay = backoff_delay(item.attempts, base=self.retry_base_s, cap=self.retry_cap_s)
+                    log.info("outbox %s: %s attempt %d failed (%s); retry in %.1fs",
                              self.channel, item.id, item.attempts, exc, delay)
                     with contextlib.suppress(StoreError):
                         async with self.db.transaction() as tx:
                             await tx.outbox.retry_later(item.id, delay=timedelta(seconds=delay), error=str(exc))
+                    asyncio.get_running_loop().call_later(delay, self.wake)
             else:
                 await self._record(item, receipt=receipt or {})
 
@@ -138,6 +145,8 @@ class OutboxWorker:
                         self.channel, item.id, exc)
             return
         self.feed.publish(events)
+        for listener in self.recorded_listeners:
+            listener(item, failed)
 
 
 async def record_delivery(tx: Tx, item: OutboxItem, status: str, *, error: str | None = None,

@@ -12,11 +12,7 @@ acceptance instead of texting the customer twice.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -32,7 +28,6 @@ from contactcenter.outbox_worker import (
     OutboxWorker,
     PermanentDeliveryError,
     TransientDeliveryError,
-    backoff_delay,
 )
 from contactcenter.store import InteractionNotFound, OutboxItem, Tx
 
@@ -124,45 +119,8 @@ class SmsSender:
 
 
 class SmsOutboxWorker(OutboxWorker):
-    """The outbox worker for ``sms``, with a configurable retry backoff and outcome listeners.
-
-    ``OutboxWorker`` takes its backoff from a module function; this subclass
-    differs only in ``retry_base_s`` (tests use milliseconds, production the
-    default 2 s doubling to 5 min) and in waking itself when a retry is due
-    instead of waiting for the next idle poll. ``recorded_listeners`` are called
-    after each outcome is written (tests wait on them instead of sleeping).
-    """
+    """The outbox worker for ``sms``; tests shorten ``retry_base_s`` (production: 2 s doubling to 5 min)."""
 
     def __init__(self, db: Database, feed: AgentFeed, deliver: Deliver, *,
                  retry_base_s: float = DEFAULT_RETRY_BASE_S, retry_cap_s: float = 300.0, **options: Any) -> None:
-        super().__init__(db, feed, "sms", deliver, **options)
-        self.retry_base_s = retry_base_s
-        self.retry_cap_s = retry_cap_s
-        self.recorded_listeners: list[Callable[[OutboxItem, str | None], None]] = []
-
-    async def _one(self, item: OutboxItem) -> None:
-        async with self._slots:
-            try:
-                receipt = await self.deliver(item)
-            except PermanentDeliveryError as exc:
-                await self._record(item, failed=str(exc))
-            except Exception as exc:  # transient, or a bug in the adapter: retry, never drop
-                if not isinstance(exc, TransientDeliveryError):
-                    log.exception("outbox sms: delivery of %s raised unexpectedly", item.id)
-                if item.attempts >= self.max_attempts:
-                    await self._record(item, failed=f"gave up after {item.attempts} attempts: {exc}")
-                    return
-                delay = backoff_delay(item.attempts, base=self.retry_base_s, cap=self.retry_cap_s)
-                log.info("outbox sms: %s attempt %d failed (%s); retry in %.1fs", item.id, item.attempts, exc, delay)
-                with contextlib.suppress(StoreError):
-                    async with self.db.transaction() as tx:
-                        await tx.outbox.retry_later(item.id, delay=timedelta(seconds=delay), error=str(exc))
-                asyncio.get_running_loop().call_later(delay, self.wake)
-            else:
-                await self._record(item, receipt=receipt or {})
-
-    async def _record(self, item: OutboxItem, *, failed: str | None = None,
-                      receipt: dict[str, object] | None = None) -> None:
-        await super()._record(item, failed=failed, receipt=receipt)
-        for listener in self.recorded_listeners:
-            listener(item, failed)
+        super().__init__(db, feed, "sms", deliver, retry_base_s=retry_base_s, retry_cap_s=retry_cap_s, **options)
