@@ -33,6 +33,13 @@ def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
 
+def _enum(obj: object, name: str, enum: type[StrEnum]) -> None:
+    # the router always passes members: only strings from elsewhere pay for the lookup
+    value = getattr(obj, name)
+    if type(value) is not enum:
+        _set(obj, name, checks.member(name, enum, value))
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """Base class of everything ``Router.handle`` returns."""
@@ -52,7 +59,7 @@ class Offer(Decision):
     def __post_init__(self) -> None:
         checks.number("expires_at", self.expires_at)
         checks.number("waited_s", self.waited_s, minimum=0)
-        _set(self, "channel", checks.member("channel", Channel, self.channel))
+        _enum(self, "channel", Channel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +71,7 @@ class RevokeOffer(Decision):
     reason: RevokeReason
 
     def __post_init__(self) -> None:
-        _set(self, "reason", checks.member("reason", RevokeReason, self.reason))
+        _enum(self, "reason", RevokeReason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +83,7 @@ class Requeued(Decision):
     reason: RequeueReason
 
     def __post_init__(self) -> None:
-        _set(self, "reason", checks.member("reason", RequeueReason, self.reason))
+        _enum(self, "reason", RequeueReason)
 
 
 @dataclass(frozen=True, slots=True)
