@@ -54,6 +54,9 @@ export const api = {
   logout: () => call("POST", "/api/logout"),
   agents: () => call("GET", "/api/agents"),
   interaction: (id) => call("GET", `/api/interactions/${seg(id)}`),
+  supervisorAgents: () => call("GET", "/api/metrics/agents"),
+  setAgentState: (id, state, reason) => call("POST", `/api/agents/${seg(id)}/state`, reason ? { state, reason } : { state }),
+  moveInteraction: (id, queue) => call("POST", `/api/interactions/${seg(id)}/move`, { queue }),
   customer: (id) => call("GET", `/api/customers/${seg(id)}`),
   history: (id, before = null, limit = 30) => {
     const query = new URLSearchParams({ limit: String(limit) });

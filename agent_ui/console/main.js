@@ -16,6 +16,7 @@ import { bindCustomer, renderCustomer } from "./views/customer.js";
 import { bindHeader, renderHeader, renderLanguageSwitch } from "./views/header.js";
 import { renderOffers, tickOffers } from "./views/offers.js";
 import { renderTranscript, renderTyping } from "./views/transcript.js";
+import { SupervisorView } from "./views/supervisor.js";
 
 const TICK_MS = 250;
 
@@ -38,6 +39,7 @@ const socket = new ConsoleSocket({
   },
 });
 const controller = new Controller(store, socket, { onLogout: signedOut });
+const supervisor = new SupervisorView({ settings: () => store.settings, onSessionLost: () => signedOut({ expired: true }) });
 
 // -- rendering ------------------------------------------------------------------------------
 
@@ -72,6 +74,7 @@ onLanguageChange(() => {
   renderLanguageSwitch();
   document.title = t("app.title");
   store.changed();
+  supervisor.render();
 });
 
 let typingShown = new Set();
@@ -90,16 +93,18 @@ function show(view) {
   byId("app").dataset.view = view;
 }
 
-function signedIn() {
+function signedIn(profile) {
   byId("login-error").textContent = "";
   byId("login-password").value = "";
   show("console");
   store.reset();
   socket.start();
+  supervisor.signedIn(profile);
 }
 
 function signedOut({ expired }) {
   socket.stop();
+  supervisor.signedOut();
   store.reset();
   pickersKey = null;
   shownActiveId = undefined;
@@ -120,8 +125,8 @@ async function submitLogin(event) {
   const button = byId("login-submit");
   button.disabled = true;
   try {
-    await api.login(user, password);
-    signedIn();
+    const { agent } = await api.login(user, password);
+    signedIn(agent);
   } catch (err) {
     error.textContent = t(err.status === 401 || err.status === 400 ? "login.failed" : "login.unavailable");
   } finally {
@@ -139,8 +144,8 @@ async function boot() {
   bindCustomer(controller);
   byId("login-form").addEventListener("submit", submitLogin);
   try {
-    await api.me();
-    signedIn();
+    const { agent } = await api.me();
+    signedIn(agent);
   } catch (err) {
     signedOut({ expired: false });
     if (err.status !== 401) byId("login-error").textContent = t("login.unavailable");

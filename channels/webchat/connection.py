@@ -49,6 +49,7 @@ class ChatConnection:
         self._held: list[dict[str, Any]] | None = None  # pushes waiting for the welcome
         self._out: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_QUEUED)
         self._writer: asyncio.Task[None] | None = None
+        self.transport: asyncio.BaseTransport | None = None  # set by the hub: aborted for a client that stalls
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -143,26 +144,32 @@ class ChatConnection:
                 finally:
                     self._out.task_done()
         except TimeoutError:
-            log.warning("chat client did not take a message within %ss; closing it", SEND_TIMEOUT_S)
-            await self.ws.close(code=1008, message=b"too slow")
+            log.warning("chat client did not take a message within %ss; dropping it", SEND_TIMEOUT_S)
+            self._abort()
         except (ConnectionError, RuntimeError) as exc:
             log.info("chat connection ended while sending: %s", exc)
             await self.ws.close()
 
     async def finish(self, message: dict[str, Any], code: int, reason: bytes) -> None:
-        """Send a last message (the reason), then close."""
+        """Send a last message (the reason), then close; a client that does not read is dropped."""
         self.send(message)
-        with contextlib.suppress(TimeoutError):
+        try:
             async with asyncio.timeout(SEND_TIMEOUT_S):
                 await self._out.join()
+        except TimeoutError:
+            self._abort()
+            return
         await self.ws.close(code=code, message=reason)
 
     def _close_soon(self, code: int, reason: bytes) -> None:
-        if self._writer is not None:
+        """The client stopped reading: a close frame would never get through, so drop the connection."""
+        self._abort()
+
+    def _abort(self) -> None:
+        """Reset the TCP connection: frees the socket and its unsent backlog at once; the widget reconnects."""
+        if self._writer is not None and self._writer is not asyncio.current_task():
             self._writer.cancel()
-        task = asyncio.create_task(self.ws.close(code=code, message=reason))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+        if self.transport is not None:
+            self.transport.abort()
 
 
-_background: set[asyncio.Task[Any]] = set()

@@ -109,6 +109,7 @@ class ChatHub:
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_FRAME_BYTES * 4)
         await ws.prepare(request)
         conn = ChatConnection(ws, widget, origin)
+        conn.transport = request.transport
         conn.start()
         self.connections.add(conn)
         try:

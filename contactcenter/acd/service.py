@@ -35,7 +35,16 @@ log = logging.getLogger(__name__)
 NoAgentHandler = Callable[[uuid.UUID, str | None], Awaitable[None]]
 # (change, interaction_id, details): "assigned" (agent_id, agent_name), "ended", "closed", "transferred"
 ChannelListener = Callable[[str, uuid.UUID, dict[str, Any]], Awaitable[None]]
+# (at, event, decisions) after each committed batch, once per routed event; read-only (metrics)
+RoutingObserver = Callable[[float, object, list[object]], None]
 MAX_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """The event observers get after a rebuild: ``router`` now holds the state restored from the store."""
+
+    router: r.Router
 
 
 @dataclass(slots=True)
@@ -62,6 +71,7 @@ class RouterService:
         self.router = r.Router(config)
         self.no_agent_handlers: dict[str, NoAgentHandler] = {}
         self.channel_listeners: dict[str, ChannelListener] = {}
+        self.observers: list[RoutingObserver] = []
         self._jobs: asyncio.Queue[_Job] = asyncio.Queue()
         self._timer_changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -104,6 +114,7 @@ class RouterService:
         self.router = router
         self._stale = False
         self.feed.publish([*notices, *effects.agent_events])
+        self._observe(self._last_at, Rebuilt(router), [])
         self._timer_changed.set()
         log.info("router rebuilt from the store: %d events replayed", len(events))
 
@@ -200,6 +211,8 @@ class RouterService:
             self._fail([job for job, _, _ in accepted], exc)
             return
         self.feed.publish(effects.agent_events)
+        for _, event, decisions in accepted:
+            self._observe(at, event, decisions)
         for job, _, decisions in accepted:
             self.decisions_total += len(decisions)
             if job.future is not None and not job.future.done():
@@ -212,6 +225,14 @@ class RouterService:
             listener = self.channel_listeners.get(channel)
             if listener is not None:
                 self._spawn(listener(change, interaction_id, details))
+
+    def _observe(self, at: float, event: object, decisions: list[object]) -> None:
+        """Tell the observers what was committed; one failing never touches routing or the others."""
+        for observer in self.observers:
+            try:
+                observer(at, event, decisions)
+            except Exception:
+                log.exception("routing observer failed")
 
     def _spawn(self, work: Awaitable[None]) -> None:
         """Run a channel's reaction after commit; its failure is logged, never the router's."""

@@ -15,16 +15,31 @@ from channels.webchat import setup as webchat_setup
 from contactcenter.acd.feed import AgentFeed
 from contactcenter.acd.intake import Intake
 from contactcenter.acd.service import RouterService
-from contactcenter.api import agents_api, auth, customers, health, intake_api, interactions, ui
+from contactcenter.api import (
+    agents_api,
+    auth,
+    customers,
+    health,
+    intake_api,
+    interactions,
+    metrics_api,
+    reports_api,
+    ui,
+)
 from contactcenter.api.errors import error_middleware
-from contactcenter.api.keys import AGENT_HUB, DB, FEED, INTAKE, ROUTER, SETTINGS
+from contactcenter.api.keys import AGENT_HUB, DB, DB_HEALTH, FEED, INTAKE, ROUTER, SETTINGS
+from contactcenter.api.ratelimit import Limit, RateLimiter
 from contactcenter.channel_context import ChannelContext
 from contactcenter.config import Settings
 from contactcenter.config.routing_bridge import to_routing_config
+from contactcenter.config.schema import RateLimit
 from contactcenter.db import Database
+from contactcenter.db.health import DatabaseHealth
 from contactcenter.hub.actions import AgentActions
 from contactcenter.hub.agent_ws import AgentHub
 from contactcenter.hub.presence import Presence
+from contactcenter.hub.supervisor_ws import SUPERVISOR_HUB, SupervisorHub
+from contactcenter.metrics.live import METRICS, LiveMetrics, metrics_context
 
 PRESENCE: web.AppKey[Presence] = web.AppKey("presence")
 CHANNELS: web.AppKey[ChannelContext] = web.AppKey("channels")
@@ -46,11 +61,24 @@ def console_settings(settings: Settings) -> dict[str, object]:
     }
 
 
+def rate_limiter(settings: Settings) -> RateLimiter:
+    limits = settings.server.rate_limits
+
+    def limit(spec: RateLimit | None) -> Limit | None:
+        return None if spec is None else Limit(spec.rate, spec.per, burst=spec.burst)
+
+    return RateLimiter(connections=limit(limits.connections), login=limit(limits.login), intake=limit(limits.intake))
+
+
 def build_app(settings: Settings, db: Database) -> web.Application:
     """The whole application over an open database pool (the caller owns the pool)."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.server.max_body_bytes)
+    app = web.Application(
+        middlewares=[rate_limiter(settings).middleware, error_middleware],
+        client_max_size=settings.server.max_body_bytes,
+    )
     feed = AgentFeed()
     router = RouterService(db, feed, to_routing_config(settings))
+    live = LiveMetrics(settings, router, db)  # registers itself in router.observers
     presence = Presence(router, settings.server.agent_disconnect_grace)
     actions = AgentActions(
         db, feed, router,
@@ -58,6 +86,9 @@ def build_app(settings: Settings, db: Database) -> web.Application:
         queues=frozenset(settings.queues),
     )
     hub = AgentHub(db, feed, actions, presence, console_settings(settings))
+    db_health = DatabaseHealth(db)
+    db_health.listeners.append(hub.database_changed)
+    app[DB_HEALTH] = db_health
     app[SETTINGS] = settings
     app[DB] = db
     app[FEED] = feed
@@ -65,13 +96,18 @@ def build_app(settings: Settings, db: Database) -> web.Application:
     app[INTAKE] = Intake(db, feed, router)
     app[AGENT_HUB] = hub
     app[PRESENCE] = presence
-    for module in (health, auth, customers, interactions, intake_api, agents_api, ui):
+    app[METRICS] = live
+    app[SUPERVISOR_HUB] = SupervisorHub(live)
+    for module in (health, auth, customers, interactions, intake_api, agents_api, metrics_api, reports_api, ui):
         app.add_routes(module.routes)
     app.router.add_get("/agent/ws", hub.handle)
+    app.router.add_get("/supervisor/ws", app[SUPERVISOR_HUB].handle)
     context = ChannelContext(settings=settings, db=db, intake=app[INTAKE], router=router, feed=feed, actions=actions)
     app[CHANNELS] = context
     for setup in CHANNEL_SETUPS:
         setup(app, context)
+    app.cleanup_ctx.append(db_health.running)
+    app.cleanup_ctx.append(metrics_context)  # seeds today's counts; the routing rebuild then restores live state
     app.cleanup_ctx.append(_routing)
     app.on_shutdown.append(_close_sockets)
     return app
@@ -90,3 +126,4 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_sockets(app: web.Application) -> None:
     await app[AGENT_HUB].close_all()
+    await app[SUPERVISOR_HUB].close_all()

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from contactcenter.acd.intake import Intake
     from contactcenter.acd.service import RouterService
     from contactcenter.config import Settings
+    from contactcenter.db.health import DatabaseHealth
     from contactcenter.hub.agent_ws import AgentHub
 
 DB = web.AppKey("db", Database)
@@ -21,3 +22,4 @@ FEED: web.AppKey[AgentFeed] = web.AppKey("feed")
 ROUTER: web.AppKey[RouterService] = web.AppKey("router")
 INTAKE: web.AppKey[Intake] = web.AppKey("intake")
 AGENT_HUB: web.AppKey[AgentHub] = web.AppKey("agent_hub")
+DB_HEALTH: web.AppKey[DatabaseHealth] = web.AppKey("db_health")

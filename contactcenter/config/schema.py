@@ -56,6 +56,20 @@ Strategy = Literal["longest_idle", "least_occupied", "most_skilled", "round_robi
 NoAgentAction = Literal["callback", "voicemail", "email_followup"]
 
 
+class RateLimit(ConfigModel):
+    """``rate`` requests per ``per`` on average, up to ``burst`` at once, per client address."""
+
+    rate: float = Field(gt=0)
+    per: PositiveDuration = 1.0
+    burst: int = Field(gt=0)
+
+
+class RateLimits(ConfigModel):
+    connections: RateLimit | None = RateLimit(rate=20, per=1.0, burst=100)
+    login: RateLimit | None = RateLimit(rate=5, per=60.0, burst=10)
+    intake: RateLimit | None = RateLimit(rate=100, per=1.0, burst=1000)
+
+
 class Server(ConfigModel):
     host: NonEmptyStr = "127.0.0.1"
     port: PortOrZero = 8080
@@ -66,6 +80,7 @@ class Server(ConfigModel):
     default_phone_region: PhoneRegion = "CN"
     language: Literal["en", "zh-CN"] = "zh-CN"
     agent_disconnect_grace: NonNegativeDuration = 60.0
+    rate_limits: RateLimits = RateLimits()
 
     @property
     def base_url(self) -> str:

@@ -7,6 +7,11 @@ event after N exactly once and in order. Each connection keeps its own cursor
 into the agent's numbered events and reads any gap from the store, so a slow
 console holds no queue and a send that stalls past its deadline closes only
 that connection.
+
+Whether the database answers is pushed too (``status``, unnumbered): a
+monitor calls ``database_changed`` and every connection's sender sends the
+latest state once, so a console learns of an outage and of the recovery
+without reconnecting.
 """
 
 from __future__ import annotations
@@ -46,6 +51,14 @@ class AgentHub:
         self.presence = presence
         self.console_settings = console_settings
         self.connections: set[web.WebSocketResponse] = set()
+        self.database = "ok"  # or "degraded": what the database health monitor last said
+        self._subscriptions: set[AgentSubscription] = set()
+
+    def database_changed(self, healthy: bool) -> None:
+        """A database health listener: wake every sender to send the new ``status``."""
+        self.database = "ok" if healthy else "degraded"
+        for subscription in self._subscriptions:
+            subscription.wakeup.set()
 
     async def close_all(self) -> None:
         for ws in list(self.connections):
@@ -63,12 +76,14 @@ class AgentHub:
         await ws.prepare(request)
         self.connections.add(ws)
         subscription = self.feed.subscribe(agent.id)
+        self._subscriptions.add(subscription)
         self.presence.connected(agent.id)
         sender: asyncio.Task[None] | None = None
         try:
             hello, cursor = await self._hello(agent, last_seq)
             await ws.send_json(hello)
-            sender = asyncio.create_task(self._send_events(ws, subscription, cursor))
+            sender = asyncio.create_task(
+                self._send_events(ws, subscription, cursor, hello["database"], request.transport))
             await self._receive(ws, agent)
         except StoreError as exc:
             log.warning("agent %s connection ends: %s", agent.login, exc)
@@ -81,6 +96,7 @@ class AgentHub:
                 with contextlib.suppress(asyncio.CancelledError):
                     await sender
             self.feed.unsubscribe(subscription)
+            self._subscriptions.discard(subscription)
             self.connections.discard(ws)
             self.presence.disconnected(agent.id, still_connected=self.feed.connected(agent.id))
             await ws.close()
@@ -119,16 +135,24 @@ class AgentHub:
                 for i in open_interactions if i.state == "offered"
             ],
             "interactions": [summaries[i.id] for i in open_interactions if i.state != "offered"],
+            "database": self.database,
             **self.console_settings,
         }
         return hello, (last_seq if resumed and last_seq is not None else seq)
 
-    async def _send_events(self, ws: web.WebSocketResponse, subscription: AgentSubscription, cursor: int) -> None:
-        """Send every event after ``cursor`` in order, forever; close the socket if the client stalls."""
+    async def _send_events(self, ws: web.WebSocketResponse, subscription: AgentSubscription, cursor: int,
+                           shown: str, transport: asyncio.BaseTransport | None) -> None:
+        """Send every event after ``cursor`` in order, forever; drop the connection if the client stalls.
+
+        ``shown`` is the database state the console was last told (in ``hello``).
+        """
         catch_up = True  # events may have committed between the hello snapshot and the subscription
         try:
             while True:
                 recent, signals = subscription.drain()
+                if shown != self.database:
+                    shown = self.database
+                    await self._send(ws, {"type": "status", "seq": None, "database": shown})
                 for message in signals:
                     await self._send(ws, message)
                 recent = [e for e in recent if e.seq > cursor]
@@ -143,7 +167,12 @@ class AgentHub:
                     await subscription.wakeup.wait()
         except TimeoutError:
             log.warning("agent console not reading for %ss; closing it", SEND_TIMEOUT_S)
-            await ws.close(code=1008, message=b"too slow")
+            # Abort, not close: a close frame would queue behind everything it never read, and a
+            # graceful close keeps the socket (and that backlog) until the client reads it all.
+            if transport is not None:
+                transport.abort()
+            else:
+                await ws.close(code=1008, message=b"too slow", drain=False)
         except (ConnectionError, RuntimeError, StoreError) as exc:
             log.info("agent event stream ended: %s", exc)
             await ws.close(code=1011, message=b"event stream interrupted")
