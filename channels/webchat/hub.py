@@ -298,9 +298,29 @@ class ChatHub:
             visitor = await visitors.save_prechat(visitor, prechat)
             await link_customer(tx, visitor, [(IdentityKind.EMAIL, email)], form.name or None)
         conn.visitor = visitor
-        result = await self._receive(conn, visitor, widget, form.message, form.client_msg_id, offline_form=True)
+        mailbox = self._offline_mailbox(self._queue(widget, visitor))
+        if mailbox is not None:
+            # With e-mail wired, the answer goes by e-mail: the form is an e-mail interaction.
+            result = await self.intake.receive(InboundMessage(
+                channel=Channel.EMAIL, identity_kind=IdentityKind.EMAIL, address=email, queue=mailbox.queue,
+                body=form.message, subject=OFFLINE_SUBJECT.get(conn.language, OFFLINE_SUBJECT["en"]),
+                display_name=form.name or "",
+                dedupe_key=None if form.client_msg_id is None else f"offline:{visitor.visitor_id}:{form.client_msg_id}",
+                payload={"widget": widget.name, "offline_form": True},
+                attributes={"offline_form": True, "widget": widget.name, "email_mailbox": mailbox.name,
+                            "visitor_id": visitor.visitor_id},
+            ))
+        else:
+            result = await self._receive(conn, visitor, widget, form.message, form.client_msg_id, offline_form=True)
         conn.send({"type": "offline_received", "id": result.touchpoint_id, "client_msg_id": form.client_msg_id,
                    "conversation_id": str(result.interaction_id)})
+
+    def _offline_mailbox(self, queue: str) -> Any:
+        """The mailbox that answers offline forms for ``queue``: one feeding it, else the first; None without e-mail."""
+        mailboxes = self.settings.channels.email.mailboxes
+        if not mailboxes:
+            return None
+        return next((m for m in mailboxes if m.queue == queue), mailboxes[0])
 
     async def _typing(self, conn: ChatConnection) -> None:
         now = asyncio.get_running_loop().time()
@@ -322,6 +342,9 @@ class ChatHub:
             await queue_transcript(tx, interaction.id, email, widget=widget.name, language=conn.language,
                                    timezone=self.settings.server.timezone)
         conn.send({"type": "transcript_queued", "email": email, "conversation_id": str(interaction.id)})
+
+
+OFFLINE_SUBJECT = {"zh-CN": "网页留言", "en": "Message from the web chat"}
 
 
 def _email(text: str) -> str:
