@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from channels.sms import setup as sms_setup
+from channels.voice import setup as voice_setup
 from channels.webchat import setup as webchat_setup
 from contactcenter.acd.feed import AgentFeed
 from contactcenter.acd.intake import Intake
@@ -46,7 +47,7 @@ CHANNELS: web.AppKey[ChannelContext] = web.AppKey("channels")
 
 # Each channel adapter's setup(app, context): registers its routes, tasks (cleanup_ctx) and hooks.
 # The composition root is the only place that imports channel adapters.
-CHANNEL_SETUPS: tuple[Callable[[web.Application, ChannelContext], None], ...] = (sms_setup, webchat_setup)
+CHANNEL_SETUPS: tuple[Callable[[web.Application, ChannelContext], None], ...] = (sms_setup, webchat_setup, voice_setup)
 
 
 def console_settings(settings: Settings) -> dict[str, object]:

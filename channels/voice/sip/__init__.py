@@ -6,7 +6,7 @@ socket, TCP connections with :class:`SipStreamFramer`, a timer on
 ``next_deadline``) lives outside this package.
 """
 
-from .digest import DigestResult, DigestStatus, make_authorization, make_challenge, verify
+from .digest import DigestResult, DigestStatus, Ha1, make_authorization, make_challenge, verify
 from .endpoint import SipEndpoint
 from .events import (
     CallArrived,
@@ -36,6 +36,7 @@ __all__ = [
     "DigestResult",
     "DigestStatus",
     "EndpointConfig",
+    "Ha1",
     "NameAddr",
     "Registered",
     "Registrar",

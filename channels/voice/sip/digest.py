@@ -26,6 +26,28 @@ _HASHES: dict[str, Callable[[bytes], str]] = {
 ALGORITHMS = frozenset(_HASHES) | frozenset(f"{name}-sess" for name in _HASHES)
 
 
+@dataclass(frozen=True, slots=True)
+class Ha1:
+    """``H(username:realm:password)`` per hash, stored instead of the password.
+
+    A credential lookup may return this rather than the password so the
+    server never keeps plaintext: HA1 is all the digest check needs.  It is
+    bound to the realm it was computed for; an algorithm without a stored
+    hash is refused.
+    """
+
+    md5: str | None = None
+    sha256: str | None = None
+
+    def for_hash(self, base: str) -> str | None:
+        return self.md5 if base == "MD5" else self.sha256 if base == "SHA-256" else None
+
+    @classmethod
+    def compute(cls, username: str, realm: str, password: str) -> Ha1:
+        raw = f"{username}:{realm}:{password}".encode("utf-8", "surrogateescape")
+        return cls(_HASHES["MD5"](raw), _HASHES["SHA-256"](raw))
+
+
 class DigestStatus(StrEnum):
     OK = "ok"
     STALE = "stale"
@@ -110,7 +132,7 @@ def digest_response(
     algorithm: str,
     username: str,
     realm: str,
-    password: str,
+    password: str | Ha1,
     method: str,
     uri: str,
     nonce: str,
@@ -118,10 +140,19 @@ def digest_response(
     nc: str | None = None,
     cnonce: str | None = None,
 ) -> str:
-    """The ``response`` value both sides compute (RFC 2617 §3.2.2, RFC 7616 §3.4.1)."""
+    """The ``response`` value both sides compute (RFC 2617 §3.2.2, RFC 7616 §3.4.1).
+
+    ``password`` may be a stored :class:`Ha1`; a missing hash raises KeyError.
+    """
     base, sess = (algorithm[:-5], True) if algorithm.endswith("-sess") else (algorithm, False)
     digest = _HASHES[base]
-    ha1 = digest(f"{username}:{realm}:{password}".encode("utf-8", "surrogateescape"))
+    if isinstance(password, Ha1):
+        stored = password.for_hash(base)
+        if stored is None:
+            raise KeyError(base)
+        ha1 = stored
+    else:
+        ha1 = digest(f"{username}:{realm}:{password}".encode("utf-8", "surrogateescape"))
     if sess:
         ha1 = digest(f"{ha1}:{nonce}:{cnonce or ''}".encode())
     ha2 = digest(f"{method}:{uri}".encode("utf-8", "surrogateescape"))
@@ -133,7 +164,7 @@ def digest_response(
 def verify(
     authorization_header: str,
     method: str,
-    password_lookup: Callable[[str], str | None],
+    password_lookup: Callable[[str], str | Ha1 | None],
     realm: str,
     nonce_secret: bytes,
     now: float,
@@ -176,6 +207,8 @@ def verify(
     password = password_lookup(username)
     if password is None:
         return DigestResult(DigestStatus.BAD, username, "unknown user")
+    if isinstance(password, Ha1) and password.for_hash(algorithm.removesuffix("-sess")) is None:
+        return DigestResult(DigestStatus.BAD, username, "no stored hash for this algorithm")
     expected = digest_response(
         algorithm=algorithm,
         username=username,

@@ -248,6 +248,7 @@ class SipEndpoint:
                 new.transport,
                 trunk.name if trunk else None,
                 user,
+                who.uri,
             )
         )
 

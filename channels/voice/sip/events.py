@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .digest import ALGORITHMS, DEFAULT_NONCE_TTL
+from .digest import ALGORITHMS, DEFAULT_NONCE_TTL, Ha1
 from .message import DEFAULT_MAX_MESSAGE_SIZE, MAX_DATAGRAM
 from .net import Address, Transport
 from .registrar import DEFAULT_EXPIRES, MAX_EXPIRES, MIN_EXPIRES
@@ -26,7 +26,9 @@ class CallArrived:
 
     ``gateway`` names the trusted trunk it came from; ``user`` is the digest
     user when it was authenticated instead.  ``caller`` is E.164-ish (digits,
-    optional ``+``) or None for anonymous callers.
+    optional ``+``) or None for anonymous callers; ``caller_uri`` is the URI
+    the caller ID was taken from, so a caller without a number (a SIP user)
+    can still be told apart.
     """
 
     call_key: str
@@ -38,6 +40,7 @@ class CallArrived:
     transport: Transport
     gateway: str | None = None
     user: str | None = None
+    caller_uri: str | None = None
 
     def __post_init__(self) -> None:
         if not self.call_key or not self.call_id:
@@ -112,7 +115,8 @@ class Trunk:
 class EndpointConfig:
     """Everything the endpoint needs; times in seconds.
 
-    ``credentials`` maps a digest username to its password (None: unknown);
+    ``credentials`` maps a digest username to its password or stored
+    :class:`Ha1` (None: unknown);
     without it REGISTER is refused and untrusted INVITEs cannot be
     authenticated.  ``invite_auth`` makes INVITEs from outside every trunk
     answer 407 instead of 403.
@@ -122,7 +126,7 @@ class EndpointConfig:
     nonce_secret: bytes
     tag_secret: bytes
     trunks: tuple[Trunk, ...] = ()
-    credentials: Callable[[str], str | None] | None = None
+    credentials: Callable[[str], str | Ha1 | None] | None = None
     invite_auth: bool = False
     digest_algorithms: tuple[str, ...] = ("MD5",)
     nonce_ttl: float = DEFAULT_NONCE_TTL

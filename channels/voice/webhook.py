@@ -1,0 +1,86 @@
+"""``POST /voice/{gateway}/events``: the PBX or carrier reports what happened to a call after the redirect.
+
+The body is JSON ``{call_id | interaction_id, event, talk_time_s?, target?}``
+signed with the gateway's ``secret``: ``X-Signature: sha256=<hex HMAC-SHA256
+of the raw body>``, compared in constant time before the body is parsed.
+The event goes through the same ``record_call_event`` as the console's
+softphone buttons; ``ended`` ends the interaction (wrap-up follows). The
+answer is 200 only after that has committed, so a gateway that sees
+anything else retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+import routing as r
+from channels.voice.store import VoiceStore
+from contactcenter.acd.call_events import CallEventRefused, record_call_event
+from contactcenter.api.errors import ApiError
+from contactcenter.channel_context import ChannelContext
+from contactcenter.config.schema_channels import Sip
+from contactcenter.model import ActorKind
+
+SIGNATURE_HEADER = "X-Signature"
+_REFUSED_STATUS = {"bad_call_event": 400, "unknown_interaction": 404, "not_a_call": 409, "bad_state": 409}
+
+
+class CallEventBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    call_id: str | None = Field(default=None, min_length=1, max_length=300)
+    interaction_id: uuid.UUID | None = None
+    event: str = Field(min_length=1, max_length=40)
+    talk_time_s: float | None = Field(default=None, ge=0, le=7 * 86400)
+    target: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _names_the_call(self) -> CallEventBody:
+        if (self.call_id is None) == (self.interaction_id is None):
+            raise ValueError("give exactly one of call_id and interaction_id")
+        return self
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The header value a gateway sends for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def events_handler(context: ChannelContext, sip: Sip, store: VoiceStore) -> web.RequestHandler:
+    secrets = {g.name: g.secret for g in sip.gateways}
+
+    async def handle(request: web.Request) -> web.Response:
+        name = request.match_info["gateway"]
+        if name not in secrets:
+            raise ApiError(404, "unknown_gateway", f"no SIP gateway named {name!r}")
+        secret = secrets[name]
+        body = await request.read()
+        given = request.headers.get(SIGNATURE_HEADER, "")
+        # a gateway without a secret cannot sign, so nothing it sends is accepted
+        if secret is None or not hmac.compare_digest(given.encode(), signature(secret, body).encode()):
+            raise ApiError(403, "bad_signature", f"missing or wrong {SIGNATURE_HEADER}")
+        event = CallEventBody.model_validate_json(body)
+        iid = event.interaction_id
+        if iid is None:
+            assert event.call_id is not None
+            iid = await store.interaction_for_call(event.call_id)
+            if iid is None:
+                raise ApiError(404, "unknown_call", f"no call with Call-ID {event.call_id!r}")
+        details: dict[str, Any] = {"gateway": name}
+        details.update((k, v) for k, v in (("talk_time_s", event.talk_time_s), ("target", event.target),
+                                           ("call_id", event.call_id)) if v is not None)
+        try:
+            await record_call_event(context.db, context.feed, context.router, iid, event.event,
+                                    actor_kind=ActorKind.SYSTEM, actor_id=f"gateway:{name}", details=details)
+        except CallEventRefused as exc:
+            raise ApiError(_REFUSED_STATUS.get(exc.code, 409), exc.code, str(exc)) from None
+        except r.RoutingError as exc:  # "ended" for a call the router no longer holds: recorded, not applied
+            raise ApiError(409, "bad_state", str(exc)) from None
+        return web.json_response({"ok": True, "interaction_id": str(iid), "event": event.event})
+
+    return handle

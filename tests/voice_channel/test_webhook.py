@@ -1,0 +1,89 @@
+"""The gateways' call-events webhook: HMAC-signed, recorded as call events, ``ended`` starts wrap-up."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from channels.voice import VoiceChannel
+from channels.voice.webhook import signature
+from contactcenter.db import Database
+from tests.agent_console import AgentConsole
+from tests.voice_channel.conftest import HOOK_SECRET
+from tests.voice_channel.helpers import exact, while_calling
+from tests.voice_channel.sipp import needs_sipp, run_sipp, scenario
+
+pytestmark = needs_sipp
+
+
+async def _connected_call(
+    channel: VoiceChannel, sip_port: int, tmp_path: Path, console_for: Callable[..., Any]
+) -> tuple[AgentConsole, str]:
+    agent_uri = "sip:dora@127.0.0.1:5062"
+    dora = await console_for("dora", sip_uri=agent_uri)
+    await dora.available()
+    call = asyncio.create_task(run_sipp(
+        scenario("queue_redirect.xml", tmp_path, CONTACT_REGEXP=exact(agent_uri)), sip_port, workdir=tmp_path))
+    offer = await while_calling(dora.expect("offer"), call)
+    await dora.accept(offer["interaction"]["id"])
+    result = await call
+    assert result.returncode == 0, result.explain()
+    await channel.desk.settle()
+    return dora, offer["interaction"]["id"]
+
+
+async def _post(client: TestClient, gateway: str, payload: dict[str, Any], secret: str = HOOK_SECRET) -> Any:
+    body = json.dumps(payload).encode()
+    return await client.post(f"/voice/{gateway}/events", data=body,
+                             headers={"X-Signature": signature(secret, body), "Content-Type": "application/json"})
+
+
+async def test_signed_events_are_recorded_and_ended_starts_wrap_up(
+    client: TestClient, db: Database, channel: VoiceChannel, sip_port: int, tmp_path: Path,
+    console_for: Callable[..., Any],
+) -> None:
+    dora, iid = await _connected_call(channel, sip_port, tmp_path, console_for)
+    async with db.connection() as tx:
+        call_id = await tx.conn.fetchval("SELECT attributes->>'call_id' FROM interactions")
+
+    answered = await _post(client, "carrier", {"call_id": call_id, "event": "answered"})
+    assert answered.status == 200, await answered.text()
+    assert (await answered.json())["interaction_id"] == iid
+    message = await dora.expect("message", interaction_id=iid)
+    assert message["touchpoint"]["payload"]["event"] == "answered"
+
+    held = await _post(client, "carrier", {"interaction_id": iid, "event": "held", "talk_time_s": 12.5})
+    assert held.status == 200, await held.text()
+    ended = await _post(client, "carrier", {"call_id": call_id, "event": "ended", "talk_time_s": 61})
+    assert ended.status == 200, await ended.text()
+    await dora.expect("wrap_up", interaction_id=iid)
+
+    async with db.connection() as tx:
+        state = await tx.conn.fetchval("SELECT state FROM interactions")
+        events = await tx.conn.fetch(
+            "SELECT actor_kind, actor_id, payload FROM touchpoints WHERE kind = 'call_event' ORDER BY id")
+    assert state == "wrap_up"
+    assert [e["payload"]["event"] for e in events] == ["redirected", "answered", "held", "ended"]
+    assert events[-1]["payload"]["talk_time_s"] == 61 and events[-1]["payload"]["gateway"] == "carrier"
+    assert {(e["actor_kind"], e["actor_id"]) for e in events[1:]} == {("system", "gateway:carrier")}
+
+
+async def test_bad_signatures_and_bad_bodies_are_refused(client: TestClient, db: Database) -> None:
+    payload = {"call_id": "whatever", "event": "answered"}
+    assert (await _post(client, "carrier", payload, secret="not-the-secret")).status == 403
+    unsigned = await client.post("/voice/carrier/events", json=payload)
+    assert unsigned.status == 403
+    assert (await unsigned.json())["error"]["code"] == "bad_signature"
+    assert (await _post(client, "pbx", payload)).status == 403  # a gateway without a secret cannot sign
+    assert (await _post(client, "nowhere", payload)).status == 404
+    unknown = await _post(client, "carrier", payload)
+    assert (unknown.status, (await unknown.json())["error"]["code"]) == (404, "unknown_call")
+    assert (await _post(client, "carrier", {"event": "answered"})).status == 400
+    assert (await _post(client, "carrier", {"call_id": "x", "event": "dance"})).status in (400, 404)
+    async with db.connection() as tx:
+        assert await tx.conn.fetchval("SELECT count(*) FROM touchpoints") == 0
