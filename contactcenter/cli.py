@@ -84,6 +84,19 @@ async def _agent_list(settings: Settings) -> None:
         print(f"{a.login:<20} {a.role:<11} {a.state:<10} {a.display_name:<24} {skills}")
 
 
+async def _sip_password(settings: Settings, login: str, password: str) -> None:
+    from channels.voice.store import set_sip_password  # the CLI is a composition root too
+    from contactcenter.runtime import open_database
+
+    sip = settings.channels.voice.sip
+    if sip is None:
+        raise UsageError("no SIP endpoint is configured (channels.voice.sip)")
+    async with open_database(settings) as db:
+        if not await set_sip_password(db, login, password, sip.realm):
+            raise UsageError(f"no agent {login!r}")
+    print(f"softphone password set for {login} (realm {sip.realm}); its REGISTER user is {login}")
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     from contactcenter.server import serve
 
@@ -121,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--sip-uri", default=None, help="static softphone URI for voice redirects")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     with_config(agent.add_parser("list", help="list accounts"))
+    sip = with_config(agent.add_parser("sip-password", help="set the password of an agent's softphone (REGISTER)"))
+    sip.add_argument("--login", required=True)
+    sip.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     return parser
 
 
@@ -153,6 +169,13 @@ def run(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_agent_add(settings, args, password))
         elif args.command == "agent" and args.agent_command == "list":
             asyncio.run(_agent_list(settings))
+        elif args.command == "agent" and args.agent_command == "sip-password":
+            password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else secrets.token_urlsafe(12)
+            if not password:
+                raise UsageError("no password on standard input")
+            if not args.password_stdin:
+                print(f"softphone password for {args.login}: {password}")
+            asyncio.run(_sip_password(settings, args.login, password))
         return 0
     except ConfigError as exc:
         for problem in exc.problems:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
 import re
 import subprocess
@@ -9,6 +11,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 
 from contactcenter.config import load_config
 from tests.server_process import ServerProcess
@@ -105,3 +108,35 @@ async def test_first_start_on_the_embedded_database(tmp_path: Path) -> None:
     finally:
         assert await server.terminate() == 0
     assert any("embedded PostgreSQL stopped" in line for line in server.log)
+
+
+def test_agent_sip_password_stores_only_a_realm_bound_hash(db_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "voice.yaml"
+    config.write_text(
+        (REPO / "tests" / "fixtures" / "test.yaml").read_text(encoding="utf-8")
+        + "channels:\n  voice:\n    sip:\n      host: 127.0.0.1\n      port: 0\n      realm: shop\n"
+        + "      numbers: [{number: '+864008001234', queue: sales}]\n",
+        encoding="utf-8",
+    )
+    env = {"DATABASE_URL": db_url}
+    added = run_cli("agent", "add", "--config", str(config), "--login", "lei", "--name", "李雷", "--password-stdin",
+                    stdin="web-pass\n", env=env)
+    assert added.returncode == 0, added.stderr
+    done = run_cli("agent", "sip-password", "--config", str(config), "--login", "lei", "--password-stdin",
+                   stdin="phone-pass\n", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "realm shop" in done.stdout
+    row = asyncio.run(_fetch_sip_columns(db_url, "lei"))
+    assert row["sip_ha1_md5"] == hashlib.md5(b"lei:shop:phone-pass").hexdigest()
+    assert "phone-pass" not in str(dict(row))
+    missing = run_cli("agent", "sip-password", "--config", str(config), "--login", "nobody", "--password-stdin",
+                      stdin="x\n", env=env)
+    assert missing.returncode == 2 and "no agent 'nobody'" in missing.stderr
+
+
+async def _fetch_sip_columns(db_url: str, login: str) -> asyncpg.Record:
+    conn = await asyncpg.connect(db_url)
+    try:
+        return await conn.fetchrow("SELECT sip_realm, sip_ha1_md5, sip_ha1_sha256 FROM agents WHERE login = $1", login)
+    finally:
+        await conn.close()
