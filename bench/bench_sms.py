@@ -47,7 +47,8 @@ RESULTS = Path(__file__).parent / "results" / "sms.json"
 
 def settings_yaml(db_url: str) -> str:
     return f"""
-server: {{host: 127.0.0.1, port: 0, public_url: "{PUBLIC_URL}", default_phone_region: CN}}
+server: {{host: 127.0.0.1, port: 0, public_url: "{PUBLIC_URL}", default_phone_region: CN,
+         rate_limits: {{connections: null, login: null, intake: null}}}}
 database: {{url: {json.dumps(db_url)}, pool_min_size: {CONCURRENCY}, pool_max_size: {CONCURRENCY}}}
 skills: {{sales: {{}}}}
 queues:

@@ -98,7 +98,9 @@ class AgentActions:
             case p.CloseMessage(interaction_id=iid):
                 interaction = await self._own(agent, iid, InteractionState.ASSIGNED, InteractionState.WRAP_UP)
                 if interaction.state == InteractionState.ASSIGNED:
-                    await self._route(agent, lambda at: r.InteractionEnded(at=at, interaction_id=str(iid)))
+                    decisions = await self._route(agent, lambda at: r.InteractionEnded(at=at, interaction_id=str(iid)))
+                    if any(isinstance(d, r.WrapUpEnded) for d in decisions):
+                        return None  # no wrap-up time on this channel: ending it closed it
                 await self._route(agent, lambda at: r.WrapUpCompleted(at=at, interaction_id=str(iid)))
         return None
 
