@@ -33,17 +33,15 @@ class AgentEventStore:
 
     async def append(self, agent_id: uuid.UUID, type_: str, payload: dict[str, Any]) -> AgentEvent:
         seq = await self.conn.fetchval(
-            "UPDATE agents SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq", agent_id
-        )
-        if seq is None:
-            raise LookupError(f"no such agent: {agent_id}")
-        await self.conn.execute(
-            "INSERT INTO agent_events (agent_id, seq, type, payload) VALUES ($1, $2, $3, $4)",
+            """WITH next AS (UPDATE agents SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq)
+               INSERT INTO agent_events (agent_id, seq, type, payload)
+               SELECT $1, event_seq, $2, $3 FROM next RETURNING seq""",
             agent_id,
-            seq,
             type_,
             payload,
         )
+        if seq is None:
+            raise LookupError(f"no such agent: {agent_id}")
         return AgentEvent(agent_id, int(seq), type_, payload)
 
     async def since(self, agent_id: uuid.UUID, after_seq: int, *, limit: int = 500) -> list[AgentEvent]:
