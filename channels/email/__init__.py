@@ -1,9 +1,15 @@
-"""The pure half of the email channel: parse, classify, thread and compose messages.
+"""The email channel: parse, classify, thread and compose messages; ``setup`` adds the I/O.
 
-Nothing in this package does I/O. The IMAP poller and SMTP sender (elsewhere)
-hand raw bytes to ``parse_message`` and serialise what ``compose_reply`` /
-``compose_new`` return with ``OUTBOUND_POLICY``.
+The modules exported here do no I/O. The IMAP poller and SMTP sender
+(``channel``, ``poller``, ``ingest``, ``sender``) hand raw bytes to
+``parse_message`` and serialise what ``compose_reply`` / ``compose_new``
+return with ``OUTBOUND_POLICY``. ``setup`` imports them only when called, so
+importing this package (as the parser's worker processes do) stays pure.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from channels.email.classify import should_auto_ack
 from channels.email.compose import OUTBOUND_POLICY, OutboundAttachment, compose_new, compose_reply
@@ -17,6 +23,19 @@ from channels.email.threading_keys import (
     subject_token,
     thread_candidates,
 )
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from contactcenter.channel_context import ChannelContext
+
+
+def setup(app: web.Application, context: ChannelContext) -> None:
+    """Register the email channel on ``app`` (see ``channels.email.channel``)."""
+    from channels.email.channel import setup as setup_channel
+
+    setup_channel(app, context)
+
 
 __all__ = [
     "OUTBOUND_POLICY",
@@ -32,6 +51,7 @@ __all__ = [
     "make_reference_token",
     "parse_message",
     "reply_references",
+    "setup",
     "should_auto_ack",
     "strip_reply_prefixes",
     "subject_token",

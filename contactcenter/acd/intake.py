@@ -64,7 +64,7 @@ class Intake:
     async def receive(self, message: InboundMessage) -> IntakeResult:
         events: list[AgentEvent] = []
         async with self.db.transaction() as tx:
-            result = await self._store(tx, message, events)
+            result = await self.store_in(tx, message, events)
         self.feed.publish(events)
         if result.created:
             try:
@@ -74,8 +74,12 @@ class Intake:
                 log.warning("interaction %s stored but not yet routed: %s", result.interaction_id, exc)
         return result
 
-    async def _store(self, tx: Tx, message: InboundMessage, events: list[AgentEvent]) -> IntakeResult:
-        """The whole unit of work in one round trip (see migration 0006, ``cc_ingest``)."""
+    async def store_in(self, tx: Tx, message: InboundMessage, events: list[AgentEvent]) -> IntakeResult:
+        """Store ``message`` inside the caller's transaction ``tx``, in one round trip (``cc_ingest``).
+
+        For channels that commit a batch of messages at once (e-mail): after the
+        commit they publish ``events`` and hand created interactions to the router.
+        """
         row = await tx.conn.fetchrow(
             "SELECT * FROM cc_ingest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             str(message.channel), str(message.identity_kind), message.address, message.display_name, message.queue,

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from channels.email import setup as email_setup
 from channels.sms import setup as sms_setup
 from channels.voice import setup as voice_setup
 from channels.webchat import setup as webchat_setup
@@ -47,7 +48,12 @@ CHANNELS: web.AppKey[ChannelContext] = web.AppKey("channels")
 
 # Each channel adapter's setup(app, context): registers its routes, tasks (cleanup_ctx) and hooks.
 # The composition root is the only place that imports channel adapters.
-CHANNEL_SETUPS: tuple[Callable[[web.Application, ChannelContext], None], ...] = (sms_setup, webchat_setup, voice_setup)
+CHANNEL_SETUPS: tuple[Callable[[web.Application, ChannelContext], None], ...] = (
+    sms_setup,
+    webchat_setup,
+    voice_setup,
+    email_setup,
+)
 
 
 def console_settings(settings: Settings) -> dict[str, object]:
