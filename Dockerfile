@@ -1,18 +1,16 @@
 # Production image: runs `contactcenter serve` against the PostgreSQL named by DATABASE_URL.
-FROM python:3.11-slim AS build
-WORKDIR /src
+# The package is installed in place (editable) so the console and widget assets in agent_ui/ and the
+# default config in config/ are found beside the code, as in a checkout.
+FROM python:3.11-slim
+RUN useradd --system --home /app --uid 10001 contactcenter
+WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY contactcenter ./contactcenter
 COPY routing ./routing
 COPY channels ./channels
-RUN pip install --no-cache-dir --prefix=/install .
-
-FROM python:3.11-slim
-RUN useradd --system --home /app --uid 10001 contactcenter
-WORKDIR /app
-COPY --from=build /install /usr/local
-COPY config ./config
 COPY agent_ui ./agent_ui
+COPY config ./config
+RUN pip install --no-cache-dir -e . && chown -R contactcenter /app
 USER contactcenter
 ENV PYTHONUNBUFFERED=1
 EXPOSE 8080
