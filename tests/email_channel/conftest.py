@@ -20,8 +20,6 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-import channels.email as email_channel
-from channels.email import channel as email_io
 from channels.email.channel import (
     EMAIL_CHANNEL,
     EMAIL_PARSE_WORKERS,
@@ -101,11 +99,9 @@ def settings(db_url: str, pymap: PymapServer, smtp: SmtpSink, tmp_path: Path,
 async def running_app(settings: Settings, db: Database, *, parse_workers: int = 0,
                       app_keys: dict[Any, Any] | None = None) -> AsyncIterator[TestClient]:
     """The real application on 127.0.0.1:0 with the e-mail channel and fast retries (plus ``app_keys``)."""
-    from contactcenter.api.app import CHANNEL_SETUPS, CHANNELS, build_app
+    from contactcenter.api.app import build_app
 
     app = build_app(settings, db)
-    if not {email_channel.setup, email_io.setup} & set(CHANNEL_SETUPS):  # until the composition root lists it
-        email_channel.setup(app, app[CHANNELS])
     app[EMAIL_RETRY_BASE_S] = 0.02
     app[EMAIL_RECONNECT_BASE_S] = 0.02
     app[EMAIL_PARSE_WORKERS] = parse_workers

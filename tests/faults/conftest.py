@@ -1,9 +1,9 @@
 """Fault-test fixtures: a configuration with a chat widget and an SMS gateway, the app, the server.
 
-The app is the real one from ``build_app`` with the web chat and SMS channels
-(added here if the composition root does not list them yet) and the fault
-handling from ``wiring`` (rate limiter in front, database health monitor).
-``FaultServer`` runs that same app as a separate process for crash tests.
+The app is the real one from ``build_app`` (web chat, SMS, rate limiter,
+database health monitor); a test may put its own limiter, with a fake clock,
+in front. Crash tests run ``contactcenter serve`` as a process
+(``tests.server_process.ServerProcess``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -25,13 +24,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 import channels.sms as sms
 from channels.sms.signatures import webhook_signature
-from channels.webchat import CHAT_HUB
-from channels.webchat import setup as setup_webchat
 from contactcenter.api.ratelimit import RateLimiter
 from contactcenter.config import Settings, validate_settings
 from contactcenter.db import Database
-from tests.faults.wiring import wire_fault_handling
-from tests.server_process import _LISTENING, ServerProcess
 from tests.sms.fake_gateway import FakeGateway
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,15 +104,12 @@ def settings(db_url: str, provider: FakeGateway) -> Settings:
 async def running_app(settings: Settings, db: Database, *,
                       limiter: RateLimiter | None = None) -> AsyncIterator[TestClient]:
     """The real app on 127.0.0.1:0 with both channels, fast SMS retries and the fault handling."""
-    from contactcenter.api.app import CHANNEL_SETUPS, CHANNELS, build_app
+    from contactcenter.api.app import build_app
 
     app = build_app(settings, db)
-    if CHAT_HUB not in app:
-        setup_webchat(app, app[CHANNELS])
-    if sms.setup not in CHANNEL_SETUPS:
-        sms.setup(app, app[CHANNELS])
     app[sms.SMS_RETRY_BASE_S] = 0.05
-    wire_fault_handling(app, limiter=limiter)
+    if limiter is not None:
+        app.middlewares.insert(0, limiter.middleware)
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
         yield client
 
@@ -126,28 +118,6 @@ async def running_app(settings: Settings, db: Database, *,
 async def client(settings: Settings, db: Database) -> AsyncIterator[TestClient]:
     async with running_app(settings, db) as test_client:
         yield test_client
-
-
-class FaultServer(ServerProcess):
-    """``contactcenter serve`` as a real process, through ``tests.faults.wired_server``."""
-
-    async def start(self, timeout: float = 30) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.faults.wired_server", "serve", "--config", str(self.config),
-            "--port", "0", env=self.env, cwd=REPO,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )
-        assert self.process.stderr is not None
-        async with asyncio.timeout(timeout):
-            while True:
-                line = (await self.process.stderr.readline()).decode(errors="replace")
-                if not line:
-                    raise RuntimeError("server exited:\n" + "".join(self.log))
-                self.log.append(line)
-                if match := _LISTENING.search(line):
-                    self.port = int(match[1])
-                    break
-        self._drain = asyncio.create_task(self._read_rest())
 
 
 # -- helpers -----------------------------------------------------------------------------------

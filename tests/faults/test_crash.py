@@ -12,8 +12,9 @@ from pathlib import Path
 import aiohttp
 
 from contactcenter.db import Database
-from tests.faults.conftest import FaultServer, count, fault_config, wait_for, write_config
+from tests.faults.conftest import count, fault_config, wait_for, write_config
 from tests.faults.load import ApiCaller, ChatVisitor, ConsoleClient, Progress, SmsCustomer
+from tests.server_process import ServerProcess
 from tests.sms.fake_gateway import FakeGateway
 from tests.support import PASSWORD, make_agent
 
@@ -35,7 +36,7 @@ async def test_sigkill_under_mixed_load_loses_and_duplicates_nothing(
     await make_agent(db, "root", role="admin")
     for login in ("alice", "bob"):
         await make_agent(db, login, skills={"sales": 5})
-    server = FaultServer(write_config(tmp_path, fault_config(provider.base_url)), db_url)
+    server = ServerProcess(write_config(tmp_path, fault_config(provider.base_url)), db_url)
     await server.start()
     async with aiohttp.ClientSession() as session:
         url = server.url

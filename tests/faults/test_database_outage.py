@@ -17,8 +17,9 @@ import pytest
 from contactcenter.db import Database
 from contactcenter.db.embedded import EmbeddedPostgres
 from contactcenter.db.migrations import migrate
-from tests.faults.conftest import SHOP_ORIGIN, FaultServer, fault_config, post_sms, wait_for, write_config
+from tests.faults.conftest import SHOP_ORIGIN, fault_config, post_sms, wait_for, write_config
 from tests.faults.load import ChatVisitor, ConsoleClient, Progress, SmsCustomer
+from tests.server_process import ServerProcess
 from tests.sms.fake_gateway import FakeGateway
 from tests.support import PASSWORD, make_agent
 
@@ -63,7 +64,7 @@ async def _status(session: aiohttp.ClientSession, method: str, url: str, **kwarg
 
 async def test_postgres_stopped_and_started_again(own_postgres: OwnPostgres, provider: FakeGateway,
                                                   tmp_path: Path) -> None:
-    server = FaultServer(write_config(tmp_path, fault_config(provider.base_url)), own_postgres.url)
+    server = ServerProcess(write_config(tmp_path, fault_config(provider.base_url)), own_postgres.url)
     await server.start()
     url = server.url
     async with aiohttp.ClientSession() as session:

@@ -105,11 +105,9 @@ def settings(db_url: str, provider: FakeGateway) -> Settings:
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings, db: Database) -> AsyncIterator[TestClient]:
     """The real application on 127.0.0.1:0, with the SMS channel and fast retries."""
-    from contactcenter.api.app import CHANNEL_SETUPS, CHANNELS, build_app
+    from contactcenter.api.app import build_app
 
     app = build_app(settings, db)
-    if sms.setup not in CHANNEL_SETUPS:
-        sms.setup(app, app[CHANNELS])
     app[sms.SMS_RETRY_BASE_S] = 0.01
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as test_client:
         yield test_client

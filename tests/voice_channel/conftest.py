@@ -1,9 +1,7 @@
 """The real application with a SIP listening point on 127.0.0.1, port 0, over a fresh database.
 
 Settings come from YAML text through ``load_config`` (the same validation the
-server does); ``voice_config`` lets a test change a few values. Until the
-composition root lists the voice channel in ``CHANNEL_SETUPS`` the fixture
-adds it there for the test.
+server does); ``voice_config`` lets a test change a few values.
 """
 
 from __future__ import annotations
@@ -102,13 +100,7 @@ def settings(tmp_path: Path, db_url: str, voice_config: dict[str, Any]) -> Setti
 
 
 @pytest.fixture
-def with_voice_channel(monkeypatch: pytest.MonkeyPatch) -> None:
-    if voice.setup not in app_module.CHANNEL_SETUPS:
-        monkeypatch.setattr(app_module, "CHANNEL_SETUPS", (*app_module.CHANNEL_SETUPS, voice.setup))
-
-
-@pytest.fixture
-async def client(settings: Settings, db: Database, with_voice_channel: None) -> AsyncIterator[TestClient]:
+async def client(settings: Settings, db: Database) -> AsyncIterator[TestClient]:
     app = app_module.build_app(settings, db)
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as test_client:
         yield test_client

@@ -114,7 +114,7 @@ async def test_no_agent_within_max_wait_gives_480_and_a_callback_with_the_number
 
 
 async def test_calls_waiting_at_a_restart_are_closed_as_abandoned(
-    settings: Settings, db: Database, with_voice_channel: None,
+    settings: Settings, db: Database,
 ) -> None:
     """Shutdown answers waiting callers 503; the next start closes their interactions (reason restart)."""
     peer = await UdpPeer.open()

@@ -18,8 +18,6 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from channels.webchat import CHAT_HUB
-from channels.webchat import setup as setup_webchat
 from contactcenter.config import Settings, validate_settings
 from contactcenter.db import Database
 
@@ -98,13 +96,10 @@ def settings(db_url: str, shop: Shop) -> Settings:
 
 
 def build_chat_app(settings: Settings, db: Database) -> web.Application:
-    """The real app; the chat channel is added here until the composition root lists it."""
-    from contactcenter.api.app import CHANNELS, build_app
+    """The real app, chat channel included."""
+    from contactcenter.api.app import build_app
 
-    app = build_app(settings, db)
-    if CHAT_HUB not in app:
-        setup_webchat(app, app[CHANNELS])
-    return app
+    return build_app(settings, db)
 
 
 @pytest.fixture
