@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp.test_utils import TestClient
 
 from contactcenter.db import Database
+from contactcenter.outbox_worker import OutboxWorker
 from contactcenter.passwords import hash_password
+from contactcenter.store import OutboxItem
 from contactcenter.store.records import Agent
 
 PASSWORD = "correct horse battery staple"
@@ -45,3 +49,15 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+
+
+class Outcomes:
+    """Each outcome an outbox worker records, as it is written: (item, None) when sent, else the failure."""
+
+    def __init__(self, worker: OutboxWorker) -> None:
+        self._queue: asyncio.Queue[tuple[OutboxItem, str | None]] = asyncio.Queue()
+        worker.recorded_listeners.append(lambda item, failed: self._queue.put_nowait((item, failed)))
+
+    async def next(self, timeout: float = 10) -> tuple[OutboxItem, str | None]:
+        async with asyncio.timeout(timeout):
+            return await self._queue.get()

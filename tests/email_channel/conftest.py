@@ -30,12 +30,11 @@ from channels.email.channel import (
 from channels.email.ingest import BatchResult
 from contactcenter.config import Settings, load_config
 from contactcenter.db import Database
-from contactcenter.store import OutboxItem
 from tests.agent_console import AgentConsole
 from tests.email_channel.servers import PASSWORD as IMAP_PASSWORD
 from tests.email_channel.servers import USER as IMAP_USER
 from tests.email_channel.servers import Mailbox, PymapServer, SmtpSink
-from tests.support import login, make_agent
+from tests.support import Outcomes, login, make_agent
 
 TEST_CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "test.yaml"
 ADDRESS = "support@shop.example.com"
@@ -154,23 +153,12 @@ def batches(client: TestClient) -> Batches:
     return Batches(client)
 
 
-class Outcomes:
-    """Each outcome the e-mail outbox worker records (None = sent, else the failure)."""
-
-    def __init__(self, client: TestClient) -> None:
-        self._queue: asyncio.Queue[tuple[OutboxItem, str | None]] = asyncio.Queue()
-        worker = runtime(client).worker
-        assert worker is not None, "the e-mail sender is not running"
-        worker.recorded_listeners.append(lambda item, failed: self._queue.put_nowait((item, failed)))
-
-    async def next(self, timeout: float = 10) -> tuple[OutboxItem, str | None]:
-        async with asyncio.timeout(timeout):
-            return await self._queue.get()
-
-
 @pytest.fixture
 def outcomes(client: TestClient) -> Outcomes:
-    return Outcomes(client)
+    """Each outcome the e-mail outbox worker records (None = sent, else the failure)."""
+    worker = runtime(client).worker
+    assert worker is not None, "the outbox sender is not running"
+    return Outcomes(worker)
 
 
 async def email_agent(client: TestClient, db: Database, login_name: str, *, capacity: int = 10) -> AgentConsole:

@@ -8,7 +8,6 @@ lists the channel, here otherwise) and a millisecond retry backoff.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -23,10 +22,9 @@ import channels.sms as sms
 from channels.sms.signatures import twilio_signature, webhook_signature
 from contactcenter.config import Settings, parse_config
 from contactcenter.db import Database
-from contactcenter.store import OutboxItem
 from tests.agent_console import AgentConsole
 from tests.sms.fake_gateway import FakeGateway
-from tests.support import login, make_agent
+from tests.support import Outcomes, login, make_agent
 
 PUBLIC_URL = "https://cc.shop.example"
 TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
@@ -155,20 +153,9 @@ async def available_agent(client: TestClient, db: Database, login_name: str, **s
     return console
 
 
-class Outcomes:
-    """Each outcome the SMS outbox worker records (sent, or the failure), as it is written."""
-
-    def __init__(self, client: TestClient) -> None:
-        self._queue: asyncio.Queue[tuple[OutboxItem, str | None]] = asyncio.Queue()
-        worker = client.app[sms.SMS_CHANNEL].worker
-        assert worker is not None, "the SMS sender is not running"
-        worker.recorded_listeners.append(lambda item, failed: self._queue.put_nowait((item, failed)))
-
-    async def next(self, timeout: float = 10) -> tuple[OutboxItem, str | None]:
-        async with asyncio.timeout(timeout):
-            return await self._queue.get()
-
-
 @pytest.fixture
 def outcomes(client: TestClient) -> Outcomes:
-    return Outcomes(client)
+    """Each outcome the SMS outbox worker records, as it is written."""
+    worker = client.app[sms.SMS_CHANNEL].worker
+    assert worker is not None, "the outbox sender is not running"
+    return Outcomes(worker)
