@@ -27,14 +27,10 @@ log = logging.getLogger(__name__)
 ADMIN_PASSWORD_ENV = "CONTACTCENTER_ADMIN_PASSWORD"
 
 
-def database_url(settings: Settings) -> str | None:
-    return settings.database.url or os.environ.get("DATABASE_URL") or None
-
-
 @contextlib.asynccontextmanager
 async def open_database(settings: Settings, *, run_migrations: bool = True) -> AsyncIterator[Database]:
     """Yield a migrated pool; stop the embedded server (if we started it) afterwards."""
-    url = database_url(settings)
+    url = settings.database.url  # the config loader already took $DATABASE_URL when the file has none
     embedded: EmbeddedPostgres | None = None
     if url is None:
         embedded = EmbeddedPostgres(Path(settings.database.data_dir))
