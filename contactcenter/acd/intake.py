@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from contactcenter.acd.arrival import Arrival
 from contactcenter.acd.feed import AgentFeed
 from contactcenter.db import Database, StoreError
 from contactcenter.model import Channel, IdentityKind
@@ -53,6 +54,7 @@ class IntakeResult:
     touchpoint_id: int | None
     created: bool  # a new interaction was opened
     duplicate: bool  # seen before: nothing was stored this time
+    arrival: Arrival | None = None  # for a new interaction: what the router needs to queue it
 
 
 class Intake:
@@ -66,9 +68,9 @@ class Intake:
         async with self.db.transaction() as tx:
             result = await self.store_in(tx, message, events)
         self.feed.publish(events)
-        if result.created:
+        if result.arrival is not None:
             try:
-                await self.router.interaction_created(result.interaction_id)
+                await self.router.interaction_arrived(result.arrival)
             except StoreError as exc:
                 # Stored is what counts: the router rebuilds from the store and queues it then.
                 log.warning("interaction %s stored but not yet routed: %s", result.interaction_id, exc)
@@ -90,5 +92,12 @@ class Intake:
             raise RuntimeError(f"dedupe key {message.dedupe_key!r} has no touchpoint")
         if row["o_agent_id"] is not None:
             events.append(AgentEvent(row["o_agent_id"], int(row["o_agent_seq"]), "message", row["o_event"]))
+        arrival = None
+        if row["o_created"]:
+            arrival = Arrival(
+                interaction_id=row["o_interaction_id"], queue=message.queue, channel=str(message.channel),
+                priority=float(message.priority), customer_id=row["o_customer_id"], tier=row["o_tier"],
+                arrived=float(row["o_arrived"]), last_agent_id=row["o_last_agent"],
+            )
         return IntakeResult(row["o_interaction_id"], row["o_customer_id"], row["o_touchpoint_id"],
-                            created=row["o_created"], duplicate=row["o_duplicate"])
+                            created=row["o_created"], duplicate=row["o_duplicate"], arrival=arrival)

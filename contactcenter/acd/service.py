@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import routing as r
+from contactcenter.acd.arrival import Arrival
 from contactcenter.acd.effects import Effects
 from contactcenter.acd.feed import AgentFeed
 from contactcenter.acd.rebuild import rebuild_events
@@ -133,27 +134,37 @@ class RouterService:
         return await future
 
     async def interaction_created(self, interaction_id: uuid.UUID) -> None:
-        """Queue an interaction intake has just committed."""
+        """Queue an interaction a channel has just committed (reads what routing needs of it)."""
         async with self.db.connection() as tx:
             row = await tx.conn.fetchrow(
                 """SELECT i.queue, i.channel, i.priority, i.customer_id, c.tier,
-                          extract(epoch FROM i.arrived_at) AS arrived
+                          extract(epoch FROM i.arrived_at) AS arrived,
+                          (SELECT p.agent_id FROM interactions p
+                            WHERE p.customer_id = i.customer_id AND p.agent_id IS NOT NULL
+                              AND p.assigned_at IS NOT NULL ORDER BY p.assigned_at DESC LIMIT 1) AS last_agent
                    FROM interactions i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1""",
                 interaction_id,
             )
-            last_agent = await tx.interactions.last_agent_of(row["customer_id"])
-        tier = row["tier"] if row["tier"] in self.config.tier_weights else STANDARD_TIER
+        await self.interaction_arrived(Arrival(
+            interaction_id=interaction_id, queue=row["queue"], channel=row["channel"], priority=float(row["priority"]),
+            customer_id=row["customer_id"], tier=row["tier"], arrived=float(row["arrived"]),
+            last_agent_id=row["last_agent"],
+        ))
+
+    async def interaction_arrived(self, arrival: Arrival) -> None:
+        """Queue a committed interaction whose routing facts the caller already has."""
+        tier = arrival.tier if arrival.tier in self.config.tier_weights else STANDARD_TIER
         await self.submit(
             lambda at: r.InteractionArrived(
                 at=at,
-                interaction_id=str(interaction_id),
-                queue=row["queue"],
-                channel=r.Channel(row["channel"]),
+                interaction_id=str(arrival.interaction_id),
+                queue=arrival.queue,
+                channel=r.Channel(arrival.channel),
                 tier=tier,
-                priority=float(row["priority"]),
-                arrived_at=min(float(row["arrived"]), at),
-                customer_id=str(row["customer_id"]),
-                last_agent_id=None if last_agent is None else str(last_agent),
+                priority=arrival.priority,
+                arrived_at=min(arrival.arrived, at),
+                customer_id=str(arrival.customer_id),
+                last_agent_id=None if arrival.last_agent_id is None else str(arrival.last_agent_id),
             )
         )
 

@@ -173,14 +173,6 @@ class InteractionStore:
         )
         return None if row is None else from_row(Interaction, row)
 
-    async def last_agent_of(self, customer_id: uuid.UUID) -> uuid.UUID | None:
-        """The agent who last handled this customer (for sticky routing)."""
-        return await self.conn.fetchval(
-            "SELECT agent_id FROM interactions WHERE customer_id = $1 AND agent_id IS NOT NULL "
-            "AND assigned_at IS NOT NULL ORDER BY assigned_at DESC LIMIT 1",
-            customer_id,
-        )
-
     async def for_agent(self, agent_id: uuid.UUID) -> list[Interaction]:
         rows = await self.conn.fetch(
             f"SELECT {_COLUMNS} FROM interactions WHERE agent_id = $1 "

@@ -2,14 +2,17 @@
 -- (dedupe claim, customer find-or-create, join or open the interaction, the inbound
 -- touchpoint, and the numbered console event for the agent holding the conversation)
 -- inside the caller's transaction. The Python Intake calls it and commits; the rules
--- are the same as before, only the ten client-server round trips became one.
+-- are the same as before, only the ten client-server round trips became one. For a new
+-- interaction it also returns what the router needs to queue it (tier, arrival, last agent).
 
 CREATE FUNCTION cc_ingest(
     p_channel text, p_kind text, p_address text, p_display_name text, p_queue text,
     p_body text, p_subject text, p_dedupe_key text, p_thread_key text, p_join_open boolean,
     p_interaction_id uuid, p_priority double precision, p_payload jsonb, p_attributes jsonb,
     OUT o_interaction_id uuid, OUT o_customer_id uuid, OUT o_touchpoint_id bigint, OUT o_created boolean,
-    OUT o_duplicate boolean, OUT o_agent_id uuid, OUT o_agent_seq bigint, OUT o_event jsonb)
+    OUT o_duplicate boolean, OUT o_agent_id uuid, OUT o_agent_seq bigint, OUT o_event jsonb,
+    -- for a new interaction, what the router needs to queue it (no second read after commit)
+    OUT o_tier text, OUT o_arrived double precision, OUT o_last_agent uuid)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_state text;
@@ -61,9 +64,13 @@ BEGIN
                                       created_at, arrived_at)
             VALUES (p_channel, o_customer_id, p_queue, coalesce(p_priority, 0), p_subject, p_thread_key,
                     coalesce(p_attributes, '{}'::jsonb), clock_timestamp(), clock_timestamp())
-            RETURNING id INTO o_interaction_id;
+            RETURNING id, extract(epoch FROM arrived_at) INTO o_interaction_id, o_arrived;
             v_state := 'queued';
             o_created := true;
+            SELECT c.tier INTO o_tier FROM customers c WHERE c.id = o_customer_id;
+            SELECT i.agent_id INTO o_last_agent FROM interactions i
+             WHERE i.customer_id = o_customer_id AND i.agent_id IS NOT NULL AND i.assigned_at IS NOT NULL
+             ORDER BY i.assigned_at DESC LIMIT 1;
         END IF;
     END IF;
 
