@@ -89,20 +89,11 @@ class LiveChats:
 
     async def conversation_changed(self, change: str, interaction_id: uuid.UUID, details: dict[str, Any]) -> None:
         """``channel_listeners["chat"]``: assigned, transferred, ended or closed, after commit."""
-        if not self._by_visitor and change != "assigned":  # nobody to tell; answer times are still recorded
-            return
-        async with self.db.connection() as tx:
-            row = await tx.conn.fetchrow(
-                """SELECT thread_key, queue, extract(epoch FROM assigned_at - arrived_at) AS answered_after
-                   FROM interactions WHERE id = $1""",
-                interaction_id,
-            )
-        if row is None:
-            return
-        if change == "assigned" and row["answered_after"] is not None:
-            self.estimator.record(row["queue"], float(row["answered_after"]))
-        for conn in self._of_conversation(row["thread_key"], interaction_id):
-            conn.queue = row["queue"]
+        queue = details["queue"]
+        if change == "assigned" and details.get("answered_after_s") is not None:
+            self.estimator.record(queue, float(details["answered_after_s"]))
+        for conn in self._of_conversation(details["thread_key"], interaction_id):
+            conn.queue = queue
             if change == "assigned":
                 conn.state = "active"
                 conn.push({"type": "agent_joined", "agent_name": details.get("agent_name") or "",

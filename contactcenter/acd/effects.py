@@ -32,6 +32,10 @@ class Effects:
         self.changes: list[tuple[str, str, uuid.UUID, dict[str, Any]]] = []
 
     def _changed(self, interaction: Interaction, change: str, **details: Any) -> None:
+        """Tell the channel after commit, with what it needs of the interaction (so it need not read it)."""
+        details.update(queue=interaction.queue, thread_key=interaction.thread_key)
+        if interaction.assigned_at is not None:
+            details["answered_after_s"] = (interaction.assigned_at - interaction.arrived_at).total_seconds()
         self.changes.append((interaction.channel, change, interaction.id, details))
 
     # -- helpers -------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 NoAgentHandler = Callable[[uuid.UUID, str | None], Awaitable[None]]
 # (change, interaction_id, details): "assigned" (agent_id, agent_name), "ended", "closed", "transferred"
+# (to_queue, to_agent); details always carry queue, thread_key and, once answered, answered_after_s.
 ChannelListener = Callable[[str, uuid.UUID, dict[str, Any]], Awaitable[None]]
 # (at, event, decisions) after each committed batch, once per routed event; read-only (metrics)
 RoutingObserver = Callable[[float, object, list[object]], None]
