@@ -3,8 +3,9 @@
 Every routing event goes through one queue and one task, so the pure router is
 never touched concurrently. The task takes whatever events are waiting as a
 batch, runs them through the router, writes all their effects in ONE
-transaction (group commit: throughput does not hinge on one commit per event),
-and only after the commit notifies consoles and answers the callers.
+statement (``cc_route_apply``: one round trip and one commit per batch, so
+throughput hinges neither on commits nor on round trips per event), and only
+after the commit notifies consoles and answers the callers.
 
 If that transaction fails the router's memory is ahead of the store, so the
 router is rebuilt from the store (retrying until the database is back); the
@@ -109,10 +110,11 @@ class RouterService:
         notices: list[AgentEvent] = []
         async with self.db.transaction() as tx:
             events = await rebuild_events(tx, self.config, self.now(), notices)
-            effects = Effects(tx)
+            effects = Effects()
             for event in events:
                 for decision in router.handle(event):
-                    await effects.decision(decision)
+                    effects.decision(decision)
+            await effects.apply(tx)
         self.router = router
         self._stale = False
         self.feed.publish([*notices, *effects.agent_events])
@@ -210,13 +212,15 @@ class RouterService:
             accepted.append((job, event, decisions))
         if not accepted:
             return
+        effects = Effects()
+        for job, event, decisions in accepted:
+            effects.event(event, job.actor, job.extra)
+            for decision in decisions:
+                effects.decision(decision)
         try:
-            async with self.db.transaction() as tx:
-                effects = Effects(tx)
-                for job, event, decisions in accepted:
-                    await effects.event(event, job.actor, job.extra)
-                    for decision in decisions:
-                        await effects.decision(decision)
+            if effects:
+                async with self.db.connection() as tx:  # one statement: its own transaction
+                    await effects.apply(tx)
         except StoreError as exc:
             log.warning("routing effects not committed (%s); the router will be rebuilt from the store", exc)
             self._stale = True

@@ -128,32 +128,14 @@ class InteractionStore:
         )
 
     async def summaries(self, interaction_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-        """What a console shows of each interaction: customer, subject and a preview of the last message."""
+        """What a console shows of each interaction: customer, subject and a preview of the last message.
+
+        ``cc_summary`` (migration 0007) is the one definition; routing's offers carry the same.
+        """
         rows = await self.conn.fetch(
-            """SELECT i.id, i.channel, i.queue, i.state, i.subject, i.priority, i.agent_id, i.arrived_at,
-                      i.disposition, c.id AS customer_id, c.display_name, c.tier,
-                      (SELECT left(t.body, 200) FROM touchpoints t
-                        WHERE t.interaction_id = i.id AND t.kind = 'inbound_message'
-                        ORDER BY t.id DESC LIMIT 1) AS preview
-               FROM interactions i JOIN customers c ON c.id = i.customer_id
-               WHERE i.id = ANY($1::uuid[])""",
-            interaction_ids,
+            "SELECT id, cc_summary(id) AS summary FROM unnest($1::uuid[]) AS id", interaction_ids
         )
-        return {
-            r["id"]: {
-                "id": str(r["id"]),
-                "channel": r["channel"],
-                "queue": r["queue"],
-                "state": r["state"],
-                "subject": r["subject"],
-                "priority": r["priority"],
-                "disposition": r["disposition"],
-                "arrived_at": r["arrived_at"].isoformat(),
-                "preview": r["preview"],
-                "customer": {"id": str(r["customer_id"]), "name": r["display_name"], "tier": r["tier"]},
-            }
-            for r in rows
-        }
+        return {r["id"]: r["summary"] for r in rows if r["summary"] is not None}
 
     async def open_for_thread(self, channel: str, thread_key: str) -> Interaction | None:
         row = await self.conn.fetchrow(
