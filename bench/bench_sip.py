@@ -44,7 +44,7 @@ from contactcenter.config import load_config
 from contactcenter.db import Database
 from contactcenter.db.embedded import EmbeddedPostgres
 from contactcenter.db.migrations import migrate
-from tests.voice_channel.sipp import SippRun, run_sipp, sipp_available
+from harness.sipp import SippRun, run_sipp, sipp_available
 
 RESULTS = Path(__file__).parent / "results" / "sip.json"
 POOL_SIZE = 10

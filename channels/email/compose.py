@@ -217,6 +217,18 @@ def compose_reply(
     return message
 
 
+def replace_subject(message: EmailMessage, subject: str, reference_token: str | None = None) -> None:
+    """Give a composed message another subject, encoded and tagged with the token as ``compose_*`` do.
+
+    For auto-acknowledgements: they are threaded replies (``compose_reply``),
+    but a mailbox may configure their subject, which then replaces
+    ``Re: <theirs>``. Non-ASCII subjects need this module's own RFC 2047
+    encoding (see ``_encoded``), so callers must not set the header themselves.
+    """
+    del message["Subject"]
+    _set_subject(message, _with_token(subject, reference_token))
+
+
 def compose_new(
     *,
     to: Sequence[str],

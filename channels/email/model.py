@@ -100,7 +100,36 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True, slots=True)
-class ParsedEmail:
+class EmailHeaders:
+    """The header fields of an inbound message, decoded; defaults are what a message without headers gets.
+
+    The parser reads these first and on their own (a failure there must not
+    cost the body); ``ParsedEmail`` extends them with what the body gives.
+    """
+
+    message_id: str | None = None
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    subject: str = ""
+    from_address: str | None = None
+    from_name: str | None = None
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    reply_to: tuple[str, ...] = ()
+    date: datetime | None = None
+    auto_submitted: str | None = None
+    precedence: str | None = None
+    list_id: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("in_reply_to", "references", "to", "cc", "reply_to"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.date is not None and self.date.tzinfo is None:
+            raise ValueError("date must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEmail(EmailHeaders):
     """An inbound message after decoding, sanitising and classification.
 
     Addresses are lower-cased addr-specs; Message-IDs are ``<...>`` with case
@@ -114,33 +143,20 @@ class ParsedEmail:
     ``malformed``) when the structure itself could not be trusted.
     """
 
-    message_id: str | None = None
-    in_reply_to: tuple[str, ...] = ()
-    references: tuple[str, ...] = ()
-    subject: str = ""
-    from_address: str | None = None
-    from_name: str | None = None
-    to: tuple[str, ...] = ()
-    cc: tuple[str, ...] = ()
-    reply_to: tuple[str, ...] = ()
-    date: datetime | None = None
     text: str = ""
     html_sanitised: str | None = None
     attachments: tuple[Attachment, ...] = ()
     kind: MessageKind = MessageKind.NORMAL
-    auto_submitted: str | None = None
-    precedence: str | None = None
-    list_id: str | None = None
     dsn: DeliveryReport | None = None
     problems: tuple[str, ...] = field(default=())
     malformed: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("in_reply_to", "references", "to", "cc", "reply_to", "attachments", "problems"):
+        # Named, not super(): zero-argument super() fails in slotted dataclasses before Python 3.14.
+        EmailHeaders.__post_init__(self)
+        for name in ("attachments", "problems"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "kind", MessageKind(self.kind))
         if self.malformed or self.kind is MessageKind.MALFORMED:
             object.__setattr__(self, "malformed", True)
             object.__setattr__(self, "kind", MessageKind.MALFORMED)
-        if self.date is not None and self.date.tzinfo is None:
-            raise ValueError("date must be timezone-aware")

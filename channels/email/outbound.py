@@ -14,7 +14,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-from channels.email.compose import _set_subject, _with_token, compose_new, compose_reply
+from channels.email.compose import compose_new, compose_reply, replace_subject
 from channels.email.envelope import parent_of
 from channels.email.model import ParsedEmail
 from channels.email.store import EmailStore
@@ -101,9 +101,7 @@ class OutboundBuilder:
         except ValueError as exc:
             raise PermanentDeliveryError(f"cannot compose the message: {exc}") from exc
         if plan.kind == "auto_ack" and plan.subject:
-            # The configured subject replaces "Re: <theirs>"; the compose helpers encode and tag it.
-            del message["Subject"]
-            _set_subject(message, _with_token(plan.subject, plan.token))
+            replace_subject(message, plan.subject, plan.token)  # the configured subject replaces "Re: <theirs>"
         return message
 
 

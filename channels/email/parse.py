@@ -16,8 +16,7 @@ and for bounces read the delivery report (``dsn``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import fields
 from email import errors
 from email.message import Message
 from typing import TypeVar
@@ -37,7 +36,7 @@ from channels.email.headers import (
     raw_values,
 )
 from channels.email.markup import MAX_HTML_TAGS, html_to_text, sanitise_html, too_complex
-from channels.email.model import DeliveryReport, MessageKind, ParsedEmail
+from channels.email.model import DeliveryReport, EmailHeaders, MessageKind, ParsedEmail
 from channels.email.parts import content_type, parse_tree
 
 T = TypeVar("T")
@@ -55,26 +54,6 @@ _MAX_PROBLEM_LENGTH = 300
 # Bounds on what one header can put in a row; the caller keeps the raw message.
 _MAX_REFERENCES = 100
 _MAX_SUBJECT = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class _Envelope:
-    """Header fields, decoded; defaults are what a message without headers gets."""
-
-    message_id: str | None = None
-    in_reply_to: tuple[str, ...] = ()
-    references: tuple[str, ...] = ()
-    subject: str = ""
-    from_address: str | None = None
-    from_name: str | None = None
-    to: tuple[str, ...] = ()
-    cc: tuple[str, ...] = ()
-    reply_to: tuple[str, ...] = ()
-    date: datetime | None = None
-    auto_submitted: str | None = None
-    precedence: str | None = None
-    list_id: str | None = None
-    signals: Signals = field(default_factory=Signals)
 
 
 def _attempt(problems: list[str], stage: str, action: Callable[[], T], default: T) -> T:
@@ -120,7 +99,8 @@ def _capped_subject(subject: str, problems: list[str]) -> str:
     return subject[:_MAX_SUBJECT]
 
 
-def _read_envelope(message: Message, structurally_broken: bool, problems: list[str]) -> _Envelope:
+def _read_envelope(message: Message, structurally_broken: bool, problems: list[str]) -> tuple[EmailHeaders, Signals]:
+    """The decoded header fields, and the signals ``classify`` reads from the headers."""
     senders = parse_addresses(raw_value(message, "From", problems), problems)
     from_name, from_address = senders[0] if senders else ("", None)
     ids = parse_msgids(raw_value(message, "Message-ID"))
@@ -140,7 +120,7 @@ def _read_envelope(message: Message, structurally_broken: bool, problems: list[s
         failed_recipients=raw_value(message, "X-Failed-Recipients") is not None,
         structurally_broken=structurally_broken,
     )
-    return _Envelope(
+    headers = EmailHeaders(
         message_id=ids[0] if ids else None,
         in_reply_to=_capped_references(parse_msgids(raw_value(message, "In-Reply-To")), problems),
         references=_capped_references(parse_msgids(" ".join(raw_values(message, "References"))), problems),
@@ -154,8 +134,8 @@ def _read_envelope(message: Message, structurally_broken: bool, problems: list[s
         auto_submitted=auto_submitted,
         precedence=precedence.lower() if precedence else None,
         list_id=list_id,
-        signals=signals,
     )
+    return headers, signals
 
 
 def _structure_broken(message: Message, problems: list[str]) -> bool:
@@ -208,35 +188,22 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int) -> ParsedEmail:
         text = tidy_text(guess_8bit(raw).text)
         return ParsedEmail(malformed=True, text=text, problems=_dedupe(problems))
     broken = _attempt(problems, "structure check", lambda: _structure_broken(message, problems), True)
-    envelope = _attempt(problems, "header fields", lambda: _read_envelope(message, broken, problems), None)
-    if envelope is None:
-        envelope = _Envelope(signals=Signals(structurally_broken=True))
+    headers, signals = _attempt(problems, "header fields", lambda: _read_envelope(message, broken, problems),
+                                (EmailHeaders(), Signals(structurally_broken=True)))
     body = Body()  # filled in place, so a failure half-way keeps what was already collected
     _attempt(problems, "body", lambda: collect(message, max_attachment_bytes, problems, body=body), body)
     text = _attempt(problems, "text", lambda: _body_text(body), "")
     html = _attempt(problems, "html sanitiser", lambda: _sanitised(body, problems), None)
-    kind = classify(envelope.signals)
+    kind = classify(signals)
     dsn: DeliveryReport | None = None
     if kind is MessageKind.BOUNCE:
         dsn = _attempt(problems, "delivery report", lambda: delivery_report(message, text), None)
     return ParsedEmail(
-        message_id=envelope.message_id,
-        in_reply_to=envelope.in_reply_to,
-        references=envelope.references,
-        subject=envelope.subject,
-        from_address=envelope.from_address,
-        from_name=envelope.from_name,
-        to=envelope.to,
-        cc=envelope.cc,
-        reply_to=envelope.reply_to,
-        date=envelope.date,
+        **{header.name: getattr(headers, header.name) for header in fields(EmailHeaders)},
         text=text,
         html_sanitised=html,
         attachments=tuple(body.attachments),
         kind=kind,
-        auto_submitted=envelope.auto_submitted,
-        precedence=envelope.precedence,
-        list_id=envelope.list_id,
         dsn=dsn,
         problems=_dedupe(problems),
     )

@@ -9,7 +9,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 from xml.sax.saxutils import escape
 
-from tests.voice_channel.sipp import SippRun
+from harness.sipp import SippRun
 
 T = TypeVar("T")
 

@@ -9,8 +9,9 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient
 
 from channels.voice import VoiceChannel
+from harness.sipp import run_sipp
 from tests.voice_channel.helpers import UdpPeer, request
-from tests.voice_channel.sipp import needs_sipp, run_sipp, scenario
+from tests.voice_channel.sipp import needs_sipp, scenario
 
 pytestmark = needs_sipp
 

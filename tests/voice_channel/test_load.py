@@ -20,9 +20,10 @@ import pytest
 
 from channels.voice import VoiceChannel
 from contactcenter.db import Database
+from harness.sipp import run_sipp
 from tests.agent_console import AgentConsole
 from tests.voice_channel.helpers import contact_regexp
-from tests.voice_channel.sipp import needs_sipp, run_sipp, scenario
+from tests.voice_channel.sipp import needs_sipp, scenario
 
 pytestmark = needs_sipp
 

@@ -14,9 +14,10 @@ from channels.voice.sip import make_authorization
 from contactcenter.api import app as app_module
 from contactcenter.config import Settings
 from contactcenter.db import Database
+from harness.sipp import run_sipp
 from tests.voice_channel.conftest import REALM
 from tests.voice_channel.helpers import UdpPeer, exact, request, while_calling
-from tests.voice_channel.sipp import needs_sipp, run_sipp, scenario
+from tests.voice_channel.sipp import needs_sipp, scenario
 
 pytestmark = needs_sipp
 

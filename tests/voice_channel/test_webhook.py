@@ -13,10 +13,11 @@ from aiohttp.test_utils import TestClient
 from channels.voice import VoiceChannel
 from channels.voice.webhook import signature
 from contactcenter.db import Database
+from harness.sipp import run_sipp
 from tests.agent_console import AgentConsole
 from tests.voice_channel.conftest import HOOK_SECRET
 from tests.voice_channel.helpers import exact, while_calling
-from tests.voice_channel.sipp import needs_sipp, run_sipp, scenario
+from tests.voice_channel.sipp import needs_sipp, scenario
 
 pytestmark = needs_sipp
 
