@@ -28,7 +28,7 @@ from aiohttp import web
 from contactcenter.api.auth import require_role
 from contactcenter.api.errors import ApiError
 from contactcenter.api.keys import DB, ROUTER, SETTINGS
-from contactcenter.metrics.model import DEFAULT_SERVICE_LEVEL_TARGET, MetricsModel
+from contactcenter.metrics.model import MetricsModel
 from contactcenter.metrics.observer import queue_targets
 from contactcenter.metrics.replay import replay
 from contactcenter.metrics.views import agent_interval, agent_tallies, interval
@@ -61,8 +61,7 @@ async def daily_report(request: web.Request) -> web.Response:
     lo = datetime.combine(day, day_start(0), tz)
     hi = datetime.combine(day + timedelta(days=1), day_start(0), tz)
     end = min(hi.timestamp(), now)
-    thresholds = {name: q.alert_waiting_above for name, q in settings.queues.items()}
-    model = MetricsModel(queue_targets(request.app[ROUTER].config, thresholds, DEFAULT_SERVICE_LEVEL_TARGET), tz)
+    model = MetricsModel(queue_targets(request.app[ROUTER].config, settings.queues), tz)
     if lo.timestamp() < end:
         await replay(request.app[DB], model, lo, datetime.fromtimestamp(end, tz))
     read_at = math.nextafter(end, -math.inf)  # the day's last instant: still the same day

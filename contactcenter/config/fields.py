@@ -7,6 +7,7 @@ because free text is where passwords and tokens live.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any, TypeVar
@@ -36,6 +37,7 @@ __all__ = [
     "Label",
     "Name",
     "NonEmptyStr",
+    "Percentage",
     "PhoneNumber",
     "PhoneRegion",
     "Port",
@@ -135,6 +137,46 @@ def _to_e164(value: object, info: ValidationInfo) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+_PERCENT = re.compile(r"^(-?\d+(?:\.\d+)?)\s*%$")
+_FRACTION = re.compile(r"^-?\d*\.?\d+$")  # signed, so "-5%" or "-0.5" get the range message
+_PERCENT_HINT = "write a percentage such as 80% or a fraction above 0 and at most 1 such as 0.8"
+
+
+def _to_fraction(value: object) -> float:
+    """Read ``80%`` or ``0.8`` as the fraction 0.8, refusing anything outside (0, 1].
+
+    People write goals as percentages, the metrics compare fractions, so both
+    spellings are accepted and only the fraction is kept. A bare number above 1
+    (``80``) is refused rather than guessed at: it is either a forgotten ``%``
+    or a typo, and a service-level goal silently read as 8000 % would never
+    raise an alert. A bare number string (``"0.8"``) is accepted because values
+    from ``${ENV_VAR}`` are always text. Values are numbers, never secrets, so
+    the message repeats what was written.
+    """
+    if isinstance(value, bool):  # bool is an int subclass; ``true`` is not a share
+        raise ValueError(f"expected a percentage (got {value!r}): {_PERCENT_HINT}")
+    if isinstance(value, int | float):
+        written, fraction, percent = repr(value), float(value), False
+    elif isinstance(value, str):
+        text = value.strip()
+        if match := _PERCENT.match(text):
+            written, fraction, percent = repr(value), float(match.group(1)) / 100, True
+        elif _FRACTION.match(text):
+            written, fraction, percent = repr(value), float(text), False
+        else:
+            raise ValueError(f"invalid percentage {value!r}: {_PERCENT_HINT}")
+    else:
+        raise ValueError(f"expected a percentage, not {type(value).__name__}: {_PERCENT_HINT}")
+    if not math.isfinite(fraction):
+        raise ValueError(f"invalid percentage {written}: {_PERCENT_HINT}")
+    if fraction > 1 and not percent:
+        raise ValueError(f"{written} is above 1: a fraction must be at most 1 (0.8 means 80%); "
+                         f"to mean {fraction:g} percent write {fraction:g}%")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"must be above 0% and at most 100% (got {written})")
+    return fraction
+
+
 Name = Annotated[str, AfterValidator(_check_name)]
 """A stable identifier (queue, skill, tier, mailbox, gateway, widget, disposition code)."""
 
@@ -157,6 +199,9 @@ PhoneRegion = Annotated[str, AfterValidator(_check_region)]
 
 PhoneNumber = Annotated[str, BeforeValidator(_to_e164)]
 """A phone number, stored in E.164 (``+8613800138000``)."""
+
+Percentage = Annotated[float, BeforeValidator(_to_fraction)]
+"""A share in (0, 1], written ``80%`` or ``0.8`` and stored as the fraction (0.8)."""
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 PortOrZero = Annotated[int, Field(ge=0, le=65535)]

@@ -24,6 +24,7 @@ from contactcenter.config.fields import (
     Label,
     Name,
     NonEmptyStr,
+    Percentage,
     PhoneRegion,
     PortOrZero,
     SkillLevel,
@@ -35,6 +36,7 @@ from contactcenter.config.schema_channels import Channels
 from contactcenter.model import Channel
 
 __all__ = [
+    "DEFAULT_SERVICE_LEVEL_TARGET",
     "Alerts",
     "CannedResponse",
     "Capacities",
@@ -54,6 +56,13 @@ __all__ = [
 
 Strategy = Literal["longest_idle", "least_occupied", "most_skilled", "round_robin"]
 NoAgentAction = Literal["callback", "voicemail", "email_followup"]
+
+DEFAULT_SERVICE_LEVEL_TARGET = 0.8
+"""A queue's service-level goal when the file sets none: 80 % (of contacts answered within ``service_level``).
+
+Defined here, with the key, so that the configuration and the metrics (which
+re-export it) cannot disagree about what an unset goal means.
+"""
 
 
 class RateLimit(ConfigModel):
@@ -182,6 +191,8 @@ class Queue(ConfigModel):
     priority: FiniteFloat = 0.0
     aging_per_minute: FiniteFloat = Field(1.0, ge=0)
     service_level: PositiveDuration = 30.0
+    # the share of contacts to answer within service_level: alerts, the API and /metrics compare against it
+    service_level_target: Percentage = DEFAULT_SERVICE_LEVEL_TARGET
     max_wait: PositiveDuration | None = None
     no_agent_action: NoAgentAction | None = None
     sticky_wait: NonNegativeDuration = 0.0

@@ -1,7 +1,10 @@
 """Supervisor alerts: a queue under its service-level target, or with too many waiting.
 
 Pure: ``AlertRules.evaluate`` reads queue rows (``views.queue_rows``) and
-returns what changed. Each alert is raised once when its condition starts and
+returns what changed. Each queue is judged against its own goal, the row's
+``service_level_target`` (``queues.*.service_level_target``, 80 % unless set):
+queues promise different things, so 85 % is a breach on a 90 % VIP line and
+fine on an 80 % one. Each alert is raised once when its condition starts and
 cleared once when it ends, however often it is evaluated in between, so the
 socket and the webhook see one "raised" and one "cleared" per episode.
 """
@@ -50,7 +53,7 @@ class AlertRules:
             window = row["window"]
             level = window["service_level"]
             counted = window["answered"] + window["abandoned"] - window["short_abandoned"] + window["timed_out"]
-            target = row["service_level_target"]
+            target = row["service_level_target"]  # this queue's goal, never a global one
             self._update(changes, Alert("service_level", queue, "raised", level or 0.0, target, now),
                          breached=level is not None and counted >= SL_ALERT_MIN_CONTACTS and level < target,
                          over=level is None or (counted >= SL_ALERT_MIN_CONTACTS and level >= target))

@@ -28,7 +28,7 @@ from contactcenter.config import Settings
 from contactcenter.db import Database, StoreError
 from contactcenter.metrics.alerts import AlertRules
 from contactcenter.metrics.history import QueueHistory
-from contactcenter.metrics.model import DEFAULT_SERVICE_LEVEL_TARGET, MetricsModel
+from contactcenter.metrics.model import MetricsModel
 from contactcenter.metrics.observer import RoutingMetrics, queue_targets
 from contactcenter.metrics.prometheus import registry_for
 from contactcenter.metrics.replay import replay
@@ -53,8 +53,7 @@ class LiveMetrics:
         self.min_interval_s = min_interval_s
         self.heartbeat_s = heartbeat_s
         self.tz = ZoneInfo(settings.server.timezone)
-        thresholds = {name: q.alert_waiting_above for name, q in settings.queues.items()}
-        self.model = MetricsModel(queue_targets(router.config, thresholds, DEFAULT_SERVICE_LEVEL_TARGET), self.tz)
+        self.model = MetricsModel(queue_targets(router.config, settings.queues), self.tz)
         self._wake = asyncio.Event()
         self.routing = RoutingMetrics(self.model, router.config, on_change=self._wake.set)
         router.observers.append(self.routing)

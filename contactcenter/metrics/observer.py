@@ -19,17 +19,36 @@ from collections.abc import Callable, Iterable, Mapping
 
 import routing as r
 from contactcenter.acd.service import Rebuilt
-from contactcenter.metrics.model import MetricsModel, QueueTarget, RestoredAgent, RestoredInteraction
+from contactcenter.config.schema import Queue as QueueSettings
+from contactcenter.metrics.model import (
+    DEFAULT_SERVICE_LEVEL_TARGET,
+    MetricsModel,
+    QueueTarget,
+    RestoredAgent,
+    RestoredInteraction,
+)
 
 
-def queue_targets(config: r.RoutingConfig, alert_waiting_above: dict[str, int | None],
-                  target: float) -> list[QueueTarget]:
-    """The model's view of the configured queues."""
-    return [
-        QueueTarget(name, frozenset(c.value for c in spec.channels), dict(spec.skills), spec.service_level_s,
-                    target, alert_waiting_above.get(name))
-        for name, spec in config.queues.items()
-    ]
+def queue_targets(config: r.RoutingConfig, settings: Mapping[str, QueueSettings]) -> list[QueueTarget]:
+    """The model's view of the configured queues.
+
+    Who serves a queue (channels, skills) and its answer-time threshold come
+    from the router's spec, so the metrics count what routing does. What the
+    queue promises supervisors (its service-level goal, its waiting alert) is
+    no business of the router's, so it is read from the queue's ``settings``
+    (``Settings.queues``) and never passed through the routing config. A queue
+    missing from ``settings`` (a routing config built by hand in tests) gets the
+    defaults: the 80 % goal and no waiting alert.
+    """
+    targets: list[QueueTarget] = []
+    for name, spec in config.queues.items():
+        queue = settings.get(name)
+        targets.append(QueueTarget(
+            name, frozenset(c.value for c in spec.channels), dict(spec.skills), spec.service_level_s,
+            queue.service_level_target if queue is not None else DEFAULT_SERVICE_LEVEL_TARGET,
+            queue.alert_waiting_above if queue is not None else None,
+        ))
+    return targets
 
 
 class RoutingMetrics:

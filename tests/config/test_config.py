@@ -470,6 +470,56 @@ def test_env_values_are_read_as_numbers_and_durations_where_the_key_wants_them()
     assert (problem.key_path, problem.message) == ("server.port", "expected a whole number (got 'nine')")
 
 
+# --------------------------------------------------------------------------- service-level target
+
+def sl_queue(written: str) -> str:
+    """MINIMAL with ``service_level_target: written`` on line 7, under ``queues.sales``."""
+    return MINIMAL + f"    service_level_target: {written}\n"
+
+
+@pytest.mark.parametrize(
+    ("written", "fraction"),
+    [("95%", 0.95), ("80%", 0.8), ("100%", 1.0), ("0.95", 0.95), ("1", 1.0), ("'0.9'", 0.9), ("12.5%", 0.125)],
+)
+def test_service_level_target_reads_percentages_and_fractions(written: str, fraction: float) -> None:
+    settings = parse_config(sl_queue(written), source="t.yaml", env={})
+    assert settings.queues["sales"].service_level_target == fraction
+
+
+def test_service_level_target_defaults_to_80_percent_and_comes_from_env() -> None:
+    assert parse_config(MINIMAL, env={}).queues["sales"].service_level_target == 0.8
+    from_env = parse_config(sl_queue("'${SL_GOAL:-90%}'"), env={"SL_GOAL": "97.5%"})
+    assert from_env.queues["sales"].service_level_target == 0.975
+    example = load_config(REPO / "config" / "example.yaml", env=EXAMPLE_ENV).queues
+    targets = {name: queue.service_level_target for name, queue in example.items()}
+    assert targets == {"sales": 0.8, "support": 0.8, "billing": 0.9, "vip": 0.95}
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("150%", "must be above 0% and at most 100% (got '150%')"),
+        ("0", "must be above 0% and at most 100% (got 0)"),
+        ("0%", "must be above 0% and at most 100% (got '0%')"),
+        ("-0.5", "must be above 0% and at most 100% (got -0.5)"),
+        ("80", "80 is above 1: a fraction must be at most 1 (0.8 means 80%); to mean 80 percent write 80%"),
+        ("high", "invalid percentage 'high'"),
+        ("true", "expected a percentage (got True)"),
+    ],
+)
+def test_service_level_target_out_of_range_names_file_line_and_key(tmp_path: Path, written: str,
+                                                                   message: str) -> None:
+    path = tmp_path / "queues.yaml"
+    path.write_text(sl_queue(written), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    (problem,) = caught.value.problems
+    assert problem.file.endswith("queues.yaml")
+    assert (problem.line, problem.key_path) == (7, "queues.sales.service_level_target")
+    assert message in problem.message
+    assert str(problem).startswith(f"{problem.file}:7: queues.sales.service_level_target: ")
+
+
 # --------------------------------------------------------------------------- durations
 
 

@@ -15,10 +15,10 @@ import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from contactcenter.config import Settings
+from contactcenter.config import Settings, validate_settings
 from contactcenter.db import Database
 from tests.agent_console import AgentConsole
-from tests.metrics.conftest import Webhook, build_metrics_app
+from tests.metrics.conftest import Webhook, build_metrics_app, metrics_config
 from tests.support import bearer, login, make_agent
 
 
@@ -155,6 +155,26 @@ async def test_prometheus_endpoint_has_the_series(client: TestClient, db: Databa
     assert samples[("contactcenter_outbox_pending", (("channel", "email"),))] == 1
     assert samples[("contactcenter_alerts_active", ())] == 0
     await alice.disconnect()
+
+
+async def test_each_queue_reports_its_own_service_level_target(db: Database, db_url: str,
+                                                               webhook: Webhook) -> None:
+    """Goals set per queue in the file reach the JSON rows and /metrics unchanged, each on its own queue."""
+    data = metrics_config(db_url, webhook.url)
+    data["queues"]["sales"]["service_level_target"] = "90%"
+    data["queues"]["support"]["service_level_target"] = 0.95
+    data["queues"]["billing"] = {"channels": ["email"], "skills": {"billing": 1}}  # no key: the default 80 %
+    settings = validate_settings(data, env={})
+    async with TestClient(TestServer(build_metrics_app(settings, db), host="127.0.0.1", port=0)) as client:
+        _, boss = await _people(client, db)
+        rows = (await (await client.get("/api/metrics/queues", headers=bearer(boss))).json())["queues"]
+        text = await (await client.get("/metrics")).text()
+    assert {row["queue"]: row["service_level_target"] for row in rows} == {"sales": 0.9, "support": 0.95,
+                                                                           "billing": 0.8}
+    gauges = {sample.labels["queue"]: sample.value
+              for family in text_string_to_metric_families(text) for sample in family.samples
+              if sample.name == "contactcenter_queue_service_level_target_ratio"}
+    assert gauges == {"sales": 0.9, "support": 0.95, "billing": 0.8}
 
 
 async def test_supervisor_socket_pushes_changes(client: TestClient, db: Database) -> None:

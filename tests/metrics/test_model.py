@@ -9,6 +9,7 @@ import pytest
 
 import routing as r
 from contactcenter.acd.service import Rebuilt
+from contactcenter.config import parse_config, to_routing_config
 from contactcenter.metrics.alerts import SL_ALERT_MIN_CONTACTS, AlertRules
 from contactcenter.metrics.history import QueueHistory
 from contactcenter.metrics.model import MetricsModel, QueueTarget
@@ -203,6 +204,46 @@ def test_service_level_alert_needs_enough_contacts() -> None:
         ("service_level", "cleared")]
 
 
+GOALS = """\
+queues:
+  vip:     {channels: [chat], service_level: 30s, service_level_target: 90%}
+  sales:   {channels: [chat], service_level: 30s, service_level_target: 80%}
+  support: {channels: [chat], service_level: 30s}
+"""
+
+
+def test_each_queue_is_judged_against_its_own_service_level_target() -> None:
+    """The same traffic, 85 % in service level, in three queues: only the one aiming at 90 % is in breach.
+
+    Per queue, 20 chats 40 s apart: 17 answered after 10 s (within 30 s), 3 abandoned after
+    40 s (not short, so against the level): 17 / (17 + 3) = 0.85. The goals come
+    from the file through ``queue_targets``, as in the live service.
+    """
+    settings = parse_config(GOALS, env={})
+    m = MetricsModel(queue_targets(to_routing_config(settings), settings.queues), SHANGHAI)
+    for n in range(20):  # facts in time order: the model counts a late-stamped fact at the latest time seen
+        at = T0 + 40 * n
+        for queue in ("vip", "sales", "support"):
+            m.queued(at, f"{queue}-{n}", queue, "chat")
+        for queue in ("vip", "sales", "support"):
+            if n < 17:
+                m.answered(at + 10, f"{queue}-{n}", f"agent-{queue}")
+            else:
+                m.abandoned(at + 40, f"{queue}-{n}")
+    now = T0 + 14 * 60  # all 20 still inside the rolling 15 minutes
+    rows = queue_rows(m, now)
+    assert {x["queue"]: x["service_level_target"] for x in rows} == {"vip": 0.9, "sales": 0.8, "support": 0.8}
+    assert {x["queue"]: x["window"]["service_level"] for x in rows} == {
+        "vip": pytest.approx(0.85), "sales": pytest.approx(0.85), "support": pytest.approx(0.85)}
+
+    rules = AlertRules()
+    raised = rules.evaluate(now, rows)
+    assert [(a.kind, a.queue, a.status, a.threshold) for a in raised] == [("service_level", "vip", "raised", 0.9)]
+    assert raised[0].value == pytest.approx(0.85)
+    assert set(rules.active) == {"service_level:vip"}
+    assert rules.evaluate(now + 1, queue_rows(m, now + 1)) == []  # still 85 %: not raised again
+
+
 def test_history_samples_at_most_every_interval() -> None:
     m = model()
     history = QueueHistory(interval_s=20, keep_s=60)
@@ -229,7 +270,7 @@ def drive(router: r.Router, observer: RoutingMetrics, event: object) -> list[obj
 
 def test_the_observer_keeps_the_model_in_step_with_the_router() -> None:
     router = r.Router(CONFIG)
-    m = MetricsModel(queue_targets(CONFIG, {}, 0.8), SHANGHAI)
+    m = MetricsModel(queue_targets(CONFIG, {}), SHANGHAI)  # no settings: default goals
     observer = RoutingMetrics(m, CONFIG)
     drive(router, observer, r.AgentUpdated(at=T0, agent_id="a1", skills={"sales": 5, "support": 1},
                                            capacity={r.Channel.CHAT: 1}))

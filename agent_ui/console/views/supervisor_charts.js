@@ -27,9 +27,11 @@ function text(x, y, content, cls) {
 
 /**
  * A chart element: series [{name, label, points: [[at, value|null]]}], x over [now - 1 h, now],
- * y over [0, yMax]; guide: an optional dashed horizontal line (a target); yLabel(v) for ticks.
+ * y over [0, yMax]; guides: dashed horizontal lines (targets), each {value, series} where series is
+ * the index of the line it belongs to (drawn in that line's colour) or null for one shared by all;
+ * yLabel(v) for ticks.
  */
-export function lineChart({ series, now, yMax, guide = null, yLabel = String, title, testid }) {
+export function lineChart({ series, now, yMax, guides = [], yLabel = String, title, testid }) {
   const root = svg("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, class: "chart", role: "img", "aria-label": title });
   root.dataset.testid = testid;
   const plotW = WIDTH - PAD.left - PAD.right;
@@ -45,8 +47,10 @@ export function lineChart({ series, now, yMax, guide = null, yLabel = String, ti
   for (const minutesAgo of [60, 30, 0]) {
     root.append(text(x(now - minutesAgo * 60), HEIGHT - 4, minutesAgo ? `-${minutesAgo}′` : "0", "chart-tick"));
   }
-  if (guide !== null) {
-    root.append(svg("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y(guide), y2: y(guide), class: "chart-guide" }));
+  for (const guide of guides) {
+    const cls = guide.series === null ? "chart-guide" : `chart-guide series-${guide.series % 6}`;
+    const at = y(guide.value);
+    root.append(svg("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: at, y2: at, class: cls }));
   }
   series.forEach((s, index) => {
     let run = [];
@@ -99,13 +103,18 @@ export function queueCharts(data, history) {
     return value === null || value === undefined ? null : value * 100;
   });
   const peak = Math.max(5, ...depth.flatMap((s) => s.points.map(([, v]) => v ?? 0)));
-  const target = data.queues.length ? data.queues[0].service_level_target * 100 : null;
+  // Each queue has its own service-level goal: one red line when they all agree, else one line per
+  // queue in that queue's colour (a single line would judge every queue by the first one's goal).
+  const targets = data.queues.map((q) => q.service_level_target * 100);
+  const guides = new Set(targets).size <= 1
+    ? targets.slice(0, 1).map((value) => ({ value, series: null }))
+    : targets.map((value, index) => ({ value, series: index }));
   const figure = (key, chart, series) => h("figure", { class: "sup-chart" },
     h("figcaption", { class: "section-title", text: t(key) }), chart, legend(series));
   return [
     figure("sup.chart_depth", lineChart({ series: depth, now, yMax: Math.ceil(peak), title: t("sup.chart_depth"),
                                           testid: "chart-depth", yLabel: (v) => String(Math.round(v)) }), depth),
-    figure("sup.chart_sl", lineChart({ series: level, now, yMax: 100, guide: target, title: t("sup.chart_sl"),
+    figure("sup.chart_sl", lineChart({ series: level, now, yMax: 100, guides, title: t("sup.chart_sl"),
                                        testid: "chart-sl", yLabel: (v) => `${Math.round(v)}%` }), level),
   ];
 }
