@@ -355,6 +355,11 @@ class Router(Engine):
         ix = self._interactions.get(interaction_id)
         return None if ix is None else ix.state
 
+    def interaction_holder(self, interaction_id: str) -> tuple[InteractionState, str | None] | None:
+        """(state, agent offered or holding it), or None once forgotten (or never known)."""
+        ix = self._interactions.get(interaction_id)
+        return None if ix is None else (ix.state, ix.agent)
+
     def offers_outstanding(self) -> int:
         return self._offers
 

@@ -65,7 +65,7 @@ class Intake:
 
     async def receive(self, message: InboundMessage) -> IntakeResult:
         events: list[AgentEvent] = []
-        async with self.db.transaction() as tx:
+        async with self.db.connection() as tx:  # cc_ingest is one statement, so its own transaction
             result = await self.store_in(tx, message, events)
         self.feed.publish(events)
         if result.arrival is not None:

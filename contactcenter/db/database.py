@@ -8,6 +8,7 @@ a unique or foreign-key violation is ``StoreConflict``, anything else is
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -19,6 +20,9 @@ import asyncpg
 from contactcenter.store import Tx
 
 log = logging.getLogger(__name__)
+
+ACQUIRE_TIMEOUT_S = 10
+STATEMENT_TIMEOUT_S = 30
 
 
 class StoreError(Exception):
@@ -91,8 +95,11 @@ class Database:
     async def connect(cls, dsn: str, *, min_size: int = 2, max_size: int = 10) -> Database:
         with map_store_errors():
             pool = await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30,
+                dsn, min_size=min_size, max_size=max_size, init=_init_connection,
                 connection_class=_NoResetConnection,
+                # PostgreSQL itself cancels a statement after 30 s. asyncpg's command_timeout would do the
+                # same from here at the price of a timer armed and cancelled around every statement.
+                server_settings={"statement_timeout": f"{STATEMENT_TIMEOUT_S * 1000}"},
             )
         return cls(pool)
 
@@ -101,10 +108,24 @@ class Database:
             await self.pool.close()
 
     @contextlib.asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection, waiting at most ``ACQUIRE_TIMEOUT_S`` for one.
+
+        The wait is bounded here rather than by ``pool.acquire(timeout=)``, which
+        on Python 3.11 wraps every acquisition in a new task.
+        """
+        async with asyncio.timeout(ACQUIRE_TIMEOUT_S):
+            conn = await self.pool.acquire()
+        try:
+            yield conn
+        finally:
+            await self.pool.release(conn)
+
+    @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Tx]:
         """The stores over a pooled connection outside any transaction (each statement commits)."""
         with map_store_errors():
-            async with self.pool.acquire(timeout=10) as conn:
+            async with self._acquire() as conn:
                 yield Tx(conn)
 
     @contextlib.asynccontextmanager
@@ -114,7 +135,7 @@ class Database:
         ``isolation="repeatable_read"`` gives one snapshot for every read (consistent console state).
         """
         with map_store_errors():
-            async with self.pool.acquire(timeout=10) as conn, conn.transaction(isolation=isolation):
+            async with self._acquire() as conn, conn.transaction(isolation=isolation):
                 yield Tx(conn)
 
     async def fetchval(self, query: str, *args: Any) -> Any:

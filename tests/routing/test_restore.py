@@ -11,6 +11,8 @@ def test_a_restored_interaction_occupies_its_agents_slot():
     s.agent("ann", at=0, state=None)
     assert s.restore("v1", "q", "voice", "ann", at=1, arrived_at=0.5) == []
     assert s.router.interaction_state("v1") is InteractionState.ASSIGNED
+    assert s.router.interaction_holder("v1") == (InteractionState.ASSIGNED, "ann")
+    assert s.router.interaction_holder("nope") is None
     assert s.router.agent_load("ann")[Channel.VOICE] == 1
     s.presence("ann", "available", at=2)
     assert s.arrive("v2", "q", "voice", at=3) == []  # voice slot taken

@@ -27,18 +27,21 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
 $$;
 
--- What a console shows of an interaction (offers, assignments, the open list).
+-- What a console shows of an interaction (offers, assignments, the open list). plpgsql, not
+-- sql: called once per offer from cc_route_apply, a sql function would be planned every call.
 CREATE FUNCTION cc_summary(p_id uuid) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
-        'id', i.id, 'channel', i.channel, 'queue', i.queue, 'state', i.state, 'subject', i.subject,
-        'priority', i.priority, 'disposition', i.disposition, 'arrived_at', cc_iso(i.arrived_at),
-        'preview', (SELECT left(t.body, 200) FROM touchpoints t
-                     WHERE t.interaction_id = i.id AND t.kind = 'inbound_message' ORDER BY t.id DESC LIMIT 1),
-        'customer', jsonb_build_object('id', c.id, 'name', c.display_name, 'tier', c.tier))
-      FROM interactions i JOIN customers c ON c.id = i.customer_id
-     WHERE i.id = p_id
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (
+        SELECT jsonb_build_object(
+            'id', i.id, 'channel', i.channel, 'queue', i.queue, 'state', i.state, 'subject', i.subject,
+            'priority', i.priority, 'disposition', i.disposition, 'arrived_at', cc_iso(i.arrived_at),
+            'preview', (SELECT left(t.body, 200) FROM touchpoints t
+                         WHERE t.interaction_id = i.id AND t.kind = 'inbound_message' ORDER BY t.id DESC LIMIT 1),
+            'customer', jsonb_build_object('id', c.id, 'name', c.display_name, 'tier', c.tier))
+          FROM interactions i JOIN customers c ON c.id = i.customer_id
+         WHERE i.id = p_id);
+END $$;
 
 -- The next numbered console event of an agent, as cc_route_apply returns it.
 CREATE FUNCTION cc_agent_event(p_agent uuid, p_type text, p_payload jsonb) RETURNS jsonb
