@@ -97,13 +97,23 @@ async def agent_name(tx: Tx, interaction: Interaction) -> str | None:
     return None if agent is None else agent.display_name
 
 
+def empty_view() -> dict[str, Any]:
+    """``welcome.conversation`` for a visitor without a current conversation (a new dict each call).
+
+    ``snapshot`` starts from it, and the hub sends it as is to a visitor created
+    by the same ``hello`` without reading the store: one shape, defined once.
+    """
+    return {"id": None, "state": customer_state(None), "messages": []}
+
+
 async def snapshot(tx: Tx, thread_key: str, *, after_id: int = 0) -> tuple[dict[str, Any], Interaction | None]:
     """``welcome.conversation`` (id, customer-facing state, messages after ``after_id``, agent name) and its
     interaction."""
     interaction = await latest(tx, thread_key)
-    view: dict[str, Any] = {"id": None, "state": customer_state(interaction), "messages": []}
+    view = empty_view()
     if interaction is not None:
         view["id"] = str(interaction.id)
+        view["state"] = customer_state(interaction)
         view["messages"] = await messages(tx, interaction.id, after_id=after_id)
         name = await agent_name(tx, interaction)
         if name is not None:

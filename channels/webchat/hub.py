@@ -51,6 +51,7 @@ from contactcenter.config.schema_channels import Widget
 from contactcenter.db import StoreError
 from contactcenter.identity import normalise_email, normalise_phone
 from contactcenter.model import Channel, IdentityKind, InteractionState
+from contactcenter.store.records import Interaction
 
 log = logging.getLogger(__name__)
 
@@ -175,23 +176,23 @@ class ChatHub:
         prechat, claims = self._prechat(widget, hello)
         conn.hold()
         try:
-            async with self.db.transaction() as tx:
-                visitors = VisitorStore(tx.conn)
-                visitor = None
-                token = hello.visitor_token
-                if token:
-                    visitor = await visitors.by_token(token, widget.name)
-                if visitor is None or token is None:
-                    token, visitor = await visitors.create(widget.name)
-                if prechat:
-                    visitor = await visitors.save_prechat(visitor, prechat)
-                if claims or prechat.get("name"):
-                    await link_customer(tx, visitor, claims, prechat.get("name"))
+            token, visitor, created = await self._identify(widget, hello.visitor_token, prechat, claims)
             self.live.unregister(conn)
             conn.visitor = visitor
             self.live.register(conn)  # before the snapshot: what commits meanwhile is held, not lost
-            async with self.db.transaction(isolation="repeatable_read") as tx:
-                view, interaction = await conversations.snapshot(tx, visitor.thread_key, after_id=hello.last_id or 0)
+            interaction: Interaction | None = None
+            if created:
+                # Nothing to read: a visitor created by this hello has no conversation, and none can
+                # start before its welcome. Its visitor_id was drawn just now and its token is only in
+                # that welcome, so the only thing that can start one is this connection's next message,
+                # which waits for this hello (a connection's messages are handled one at a time). With
+                # no interaction on the thread no reply, routing change or other tab's message can
+                # commit for it meanwhile, so registering first still loses nothing.
+                view = conversations.empty_view()
+            else:
+                async with self.db.transaction(isolation="repeatable_read") as tx:
+                    view, interaction = await conversations.snapshot(tx, visitor.thread_key,
+                                                                     after_id=hello.last_id or 0)
             online, reason = await self.availability.status(widget, self._queue(widget, visitor))
         except BaseException:
             conn.welcome_failed()
@@ -209,6 +210,40 @@ class ChatHub:
             "topics": list(widget.topics),
         })
         self.live.queue_update(conn)
+
+    async def _identify(self, widget: Widget, token: str | None, prechat: dict[str, str],
+                        claims: list[tuple[IdentityKind, str]]) -> tuple[str, Visitor, bool]:
+        """The visitor holding ``token`` on ``widget``, or a new one: (token, visitor, created by this call).
+
+        Without pre-chat answers (and so without identity claims) each statement
+        stands alone: looking the token up is one UPDATE, creating a visitor one
+        INSERT, each its own transaction. So they run outside an explicit one and
+        a new visitor's hello costs a single round trip, not BEGIN + INSERT + COMMIT.
+        Pre-chat answers and the customer link commit together with the visitor,
+        so with them everything runs in one transaction.
+        """
+        if not prechat and not claims:
+            async with self.db.connection() as tx:
+                return await self._find_or_create(VisitorStore(tx.conn), widget, token, None)
+        async with self.db.transaction() as tx:
+            visitors = VisitorStore(tx.conn)
+            token, visitor, created = await self._find_or_create(visitors, widget, token, prechat)
+            if not created:  # a new visitor's row was inserted with the answers already
+                visitor = await visitors.save_prechat(visitor, prechat)
+            if claims or prechat.get("name"):
+                await link_customer(tx, visitor, claims, prechat.get("name"))
+        return token, visitor, created
+
+    @staticmethod
+    async def _find_or_create(visitors: VisitorStore, widget: Widget, token: str | None,
+                              prechat: dict[str, str] | None) -> tuple[str, Visitor, bool]:
+        """The visitor of ``token`` (marked as seen), else a new one with ``prechat``; and whether it is new."""
+        if token:
+            visitor = await visitors.by_token(token, widget.name)
+            if visitor is not None:
+                return token, visitor, False
+        token, visitor = await visitors.create(widget.name, prechat)
+        return token, visitor, True
 
     def _prechat(self, widget: Widget, hello: Hello) -> tuple[dict[str, str], list[tuple[IdentityKind, str]]]:
         """The pre-chat answers in ``hello``, checked, and the identities they claim (normalised)."""

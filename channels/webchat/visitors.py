@@ -73,16 +73,23 @@ class VisitorStore:
         )
         return None if row is None else Visitor(row["visitor_id"], row["widget"], row["prechat"])
 
-    async def create(self, widget: str) -> tuple[str, Visitor]:
+    async def create(self, widget: str, prechat: dict[str, Any] | None = None) -> tuple[str, Visitor]:
+        """A new visitor and its token, with its pre-chat answers if any: one INSERT, nothing read back.
+
+        The pre-chat answers go into the same row rather than a following
+        ``save_prechat`` UPDATE: one statement less for a first hello with the form.
+        """
         token = new_token()
         visitor_id = uuid.uuid4().hex
+        stored = dict(prechat) if prechat else None
         await self.conn.execute(
-            "INSERT INTO chat_visitors (token_hash, visitor_id, widget) VALUES ($1, $2, $3)",
+            "INSERT INTO chat_visitors (token_hash, visitor_id, widget, prechat) VALUES ($1, $2, $3, $4)",
             hash_token(token),
             visitor_id,
             widget,
+            stored,
         )
-        return token, Visitor(visitor_id, widget, None)
+        return token, Visitor(visitor_id, widget, stored)
 
     async def save_prechat(self, visitor: Visitor, prechat: dict[str, Any]) -> Visitor:
         """Merge new pre-chat answers into the stored ones (a later hello may add the e-mail)."""
