@@ -2,15 +2,17 @@
 
 Moves that routing decides (accept, reject, state, transfer, wrap-up, close) go
 through the router service; replies and notes are written directly, each in
-one transaction with the touchpoint, the outbox row and the console event.
+one transaction with the touchpoint, the outbox row and the console event (a
+reply, the commonest console action, in one statement: ``cc_agent_reply``).
 A refused action raises ``ActionError`` and changes nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import routing as r
 from contactcenter.acd.call_events import CallEventRefused, record_call_event
@@ -18,8 +20,8 @@ from contactcenter.acd.feed import AgentFeed
 from contactcenter.acd.service import RouterService
 from contactcenter.db import Database
 from contactcenter.hub import protocol as p
-from contactcenter.model import ActorKind, Channel, InteractionState, TouchpointKind
-from contactcenter.store import InteractionNotFound, Tx
+from contactcenter.model import ActorKind, InteractionState, TouchpointKind
+from contactcenter.store import AgentEvent, InteractionNotFound, Tx
 from contactcenter.store.records import Agent, Interaction, Touchpoint, to_json
 
 # Called after a reply commits, per channel, so the channel can deliver at once (chat) or wake its sender.
@@ -29,12 +31,37 @@ TypingHook = Callable[[Interaction, Agent], Awaitable[None]]
 # Checked inside the reply's transaction; raises ActionError to refuse (SMS opt-out).
 ReplyGuard = Callable[[Tx, Interaction], Awaitable[None]]
 
+# The states in which the agent holding an interaction may reply to it.
+_REPLYABLE = (InteractionState.ASSIGNED, InteractionState.WRAP_UP)
+# The whole reply in one statement (migration 0008): agent, interaction, text, client_msg_id, agent name,
+# dedupe key, channels with a reply guard.
+_REPLY = "SELECT * FROM cc_agent_reply($1, $2, $3, $4, $5, $6, $7)"
+
+_R = TypeVar("_R")
+
 
 class ActionError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def _refusal(code: str, iid: uuid.UUID) -> ActionError:
+    """The console error for an interaction the agent may not act on (one wording, Python or SQL check)."""
+    if code == "unknown_interaction":
+        return ActionError(code, f"no such interaction: {iid}")
+    return ActionError(code, "this interaction is not assigned to you")
+
+
+def _refuse_if_error(row: Mapping[str, Any], iid: uuid.UUID) -> None:
+    if row["o_error"] is not None:
+        raise _refusal(row["o_error"], iid)
+
+
+def _prefixed(cls: type[_R], row: Mapping[str, Any], prefix: str) -> _R:
+    """Record ``cls`` from the row's columns named ``prefix`` + field (a function's OUT parameters)."""
+    return cls(**{f.name: row[prefix + f.name] for f in dataclasses.fields(cls)})
 
 
 class AgentActions:
@@ -96,8 +123,8 @@ class AgentActions:
                 await self._route(agent, lambda at: r.InteractionEnded(at=at, interaction_id=str(iid)),
                                   disposition=disposition, notes=notes)
             case p.CloseMessage(interaction_id=iid):
-                interaction = await self._own(agent, iid, InteractionState.ASSIGNED, InteractionState.WRAP_UP)
-                if interaction.state == InteractionState.ASSIGNED:
+                state = await self._routed_state(agent, iid, InteractionState.ASSIGNED, InteractionState.WRAP_UP)
+                if state == InteractionState.ASSIGNED:
                     decisions = await self._route(agent, lambda at: r.InteractionEnded(at=at, interaction_id=str(iid)))
                     if any(isinstance(d, r.WrapUpEnded) for d in decisions):
                         return None  # no wrap-up time on this channel: ending it closed it
@@ -122,49 +149,52 @@ class AgentActions:
         async with self.db.connection() as tx:
             return await self._owned(tx, agent, iid, states)
 
+    async def _routed_state(self, agent: Agent, iid: uuid.UUID, *states: InteractionState) -> str:
+        """The interaction's state, which must be one of ``states`` with ``agent`` holding it.
+
+        The router's memory answers without a database read (it is what the
+        routing move will be checked against anyway); when it does not confirm,
+        the store does, so a refusal says precisely why (unknown or not yours).
+        """
+        held = self.router.router.interaction_holder(str(iid))
+        if held is not None and held[1] == str(agent.id) and held[0] in states:
+            return str(held[0])
+        return str((await self._own(agent, iid, *states)).state)
+
     @staticmethod
     async def _owned(tx: Tx, agent: Agent, iid: uuid.UUID, states: tuple[InteractionState, ...]) -> Interaction:
         try:
             interaction = await tx.interactions.get(iid)
         except InteractionNotFound:
-            raise ActionError("unknown_interaction", f"no such interaction: {iid}") from None
+            raise _refusal("unknown_interaction", iid) from None
         if interaction.agent_id != agent.id or interaction.state not in states:
-            raise ActionError("not_assigned", "this interaction is not assigned to you")
+            raise _refusal("not_assigned", iid)
         return interaction
 
     async def _reply(self, agent: Agent, message: p.ReplyMessage) -> None:
-        async with self.db.transaction() as tx:
-            interaction = await self._owned(
-                tx, agent, message.interaction_id, (InteractionState.ASSIGNED, InteractionState.WRAP_UP)
-            )
-            guard = self.reply_guards.get(interaction.channel)
-            if guard is not None:
-                await guard(tx, interaction)
-            dedupe_key = f"{agent.id}:{message.client_msg_id}"
-            if not await tx.dedupe.claim("agent_reply", dedupe_key):
-                touchpoint_id = await tx.conn.fetchval(
-                    "SELECT touchpoint_id FROM inbound_dedupe WHERE channel = 'agent_reply' AND external_id = $1",
-                    dedupe_key,
-                )
-                event = await tx.agent_events.append(
-                    agent.id, "ack", {"client_msg_id": message.client_msg_id, "touchpoint_id": touchpoint_id,
-                                      "duplicate": True})
-                touchpoint = None
-            else:
-                touchpoint = await tx.touchpoints.append(
-                    customer_id=interaction.customer_id, interaction_id=interaction.id,
-                    kind=TouchpointKind.OUTBOUND_MESSAGE, channel=interaction.channel,
-                    actor_kind=ActorKind.AGENT, actor_id=str(agent.id), body=message.text,
-                    payload={"agent_name": agent.display_name, "client_msg_id": message.client_msg_id},
-                )
-                await tx.dedupe.link("agent_reply", dedupe_key, touchpoint.id)
-                if interaction.channel != Channel.CHAT:
-                    await tx.outbox.enqueue(interaction.channel, {"text": message.text},
-                                            interaction_id=interaction.id, touchpoint_id=touchpoint.id)
-                event = await tx.agent_events.append(
-                    agent.id, "ack", {"client_msg_id": message.client_msg_id, "touchpoint_id": touchpoint.id,
-                                      "interaction_id": str(interaction.id), "touchpoint": to_json(touchpoint)})
-        self.feed.publish([event])
+        """Store the reply, queue it for delivery and ack it: one statement (``cc_agent_reply``).
+
+        The function is the only write path. On a channel with a reply guard it
+        writes nothing and says so, since the guard is Python that must run in
+        the reply's transaction; then the guard and the same function run in
+        one transaction (a few more round trips, only on guarded channels).
+        """
+        args = (agent.id, message.interaction_id, message.text, message.client_msg_id, agent.display_name,
+                f"{agent.id}:{message.client_msg_id}")
+        async with self.db.connection() as tx:
+            row = await tx.conn.fetchrow(_REPLY, *args, list(self.reply_guards))
+        _refuse_if_error(row, message.interaction_id)
+        if row["o_guarded"]:
+            async with self.db.transaction() as tx:
+                interaction = await self._owned(tx, agent, message.interaction_id, _REPLYABLE)
+                guard = self.reply_guards.get(interaction.channel)
+                if guard is not None:
+                    await guard(tx, interaction)
+                row = await tx.conn.fetchrow(_REPLY, *args, [])
+            _refuse_if_error(row, message.interaction_id)
+        interaction = _prefixed(Interaction, row, "i_")
+        touchpoint = None if row["o_duplicate"] else _prefixed(Touchpoint, row, "t_")
+        self.feed.publish([AgentEvent(agent.id, int(row["o_seq"]), "ack", row["o_event"])])
         hook = self.outbound_hooks.get(interaction.channel)
         if touchpoint is not None and hook is not None:
             await hook(interaction, touchpoint)
