@@ -68,6 +68,7 @@ from bench.load.stack import (
     machine_info,
     raise_nofile_limit,
 )
+from contactcenter.cli import run_loop
 
 RESULTS = Path(__file__).resolve().parent / "results" / "e2e_chat.json"
 ORIGIN = "https://shop.bench.test"
@@ -155,7 +156,7 @@ def run(stack: BenchStack, plan: Plan) -> dict[str, Any]:
     url = stack.start_database(statement_stats=plan.statements)
     tokens = asyncio.run(create_agents(url, plan.agents, capacity={"chat": plan.capacity}, skills={"chat": 5}))
     ceiling_conns = min(plan.concurrency, asyncio.run(max_connections(url)) - plan.pool_max_size - 10)
-    ceiling_before = asyncio.run(insert_ceiling(url, ceiling_conns, plan.ceiling_s))
+    ceiling_before = run_loop(insert_ceiling(url, ceiling_conns, plan.ceiling_s), "uvloop")
     stack.start_server()
     server = stack.server_process
     spawn = multiprocessing.get_context("spawn")
@@ -200,7 +201,7 @@ def run(stack: BenchStack, plan: Plan) -> dict[str, Any]:
             if child.is_alive():
                 child.terminate()
                 child.join(10)
-    ceiling_after = asyncio.run(insert_ceiling(url, ceiling_conns, plan.ceiling_s))
+    ceiling_after = run_loop(insert_ceiling(url, ceiling_conns, plan.ceiling_s), "uvloop")
     warnings = stack.log_lines_matching(" WARNING ", " ERROR ")
     return summarise(plan, phases, warm, tally, {
         "ceiling_runs_per_s": [round(ceiling_before), round(ceiling_after)], "ceiling_connections": ceiling_conns,

@@ -10,8 +10,9 @@ import asyncio
 import logging
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from contactcenter.config import ConfigError, Settings, load_config
 from contactcenter.db import StoreConflict, StoreError
@@ -19,6 +20,9 @@ from contactcenter.db.embedded import EmbeddedPostgresError
 from contactcenter.model import Role
 
 EXIT_USAGE = 2
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class UsageError(Exception):
@@ -104,7 +108,19 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if overrides:
         server = settings.server.model_copy(update=overrides)
         settings = settings.model_copy(update={"server": server})
-    asyncio.run(serve(settings))
+    run_loop(serve(settings), settings.server.event_loop)
+
+
+def run_loop(main: Coroutine[Any, Any, T], event_loop: str) -> T:
+    """Run ``main`` on the configured event loop; uvloop falls back to asyncio where it is missing."""
+    if event_loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("server.event_loop is uvloop but uvloop is not installed; using asyncio")
+        else:
+            return uvloop.run(main)
+    return asyncio.run(main)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,7 +33,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         site = web.TCPSite(runner, settings.server.host, settings.server.port)
         await site.start()
         for address in runner.addresses:
-            log.info("contactcenter listening on http://%s:%s", *address[:2])
+            log.info("contactcenter listening on http://%s:%s (event loop: %s)", *address[:2],
+                     type(loop).__module__.split(".")[0])
         if ready is not None:
             ready.set()
         try:

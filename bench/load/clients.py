@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from bench.load.stack import raise_nofile_limit
+from contactcenter.cli import run_loop
 
 AGENT_REPLY = "您好，这里是客服，很高兴为您服务。"
 
@@ -254,7 +255,7 @@ def customer_process(base: str, origin: str, widget: str, index: int, concurrenc
                      timeout: float, conn: Any) -> None:
     """Child process: ``warmup`` conversations, report ``warm``, wait for ``go``, run ``count``, report ``done``."""
     raise_nofile_limit()
-    asyncio.run(_customer_process(base, origin, widget, index, concurrency, warmup, count, timeout, conn))
+    run_loop(_customer_process(base, origin, widget, index, concurrency, warmup, count, timeout, conn), "uvloop")
 
 
 async def _customer_process(base: str, origin: str, widget: str, index: int, concurrency: int, warmup: int,
@@ -280,7 +281,7 @@ async def _customer_process(base: str, origin: str, widget: str, index: int, con
 def agent_process(base: str, tokens: list[str], conn: Any) -> None:
     """Child process: auto-answering consoles; reports ``ready``, runs until ``stop``, then sends its tally."""
     raise_nofile_limit()
-    asyncio.run(_agent_process(base, tokens, conn))
+    run_loop(_agent_process(base, tokens, conn), "uvloop")
 
 
 async def _agent_process(base: str, tokens: list[str], conn: Any) -> None:

@@ -90,6 +90,9 @@ class Server(ConfigModel):
     language: Literal["en", "zh-CN"] = "zh-CN"
     agent_disconnect_grace: NonNegativeDuration = 60.0
     rate_limits: RateLimits = RateLimits()
+    # uvloop (libuv) runs the same asyncio code with far less overhead per socket event and timer;
+    # "asyncio" is the standard library loop, for platforms without uvloop or to rule it out.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     @property
     def base_url(self) -> str:

@@ -140,3 +140,15 @@ async def _fetch_sip_columns(db_url: str, login: str) -> asyncpg.Record:
         return await conn.fetchrow("SELECT sip_realm, sip_ha1_md5, sip_ha1_sha256 FROM agents WHERE login = $1", login)
     finally:
         await conn.close()
+
+
+def test_the_server_runs_on_the_configured_event_loop() -> None:
+    import asyncio
+
+    from contactcenter.cli import run_loop
+
+    async def loop_module() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert run_loop(loop_module(), "uvloop").startswith("uvloop")
+    assert run_loop(loop_module(), "asyncio").startswith("asyncio")
