@@ -43,17 +43,20 @@ BEGIN
          WHERE i.id = p_id);
 END $$;
 
--- The next numbered console event of an agent, as cc_route_apply returns it.
+-- The next numbered console event of an agent, as cc_route_apply returns it. One statement:
+-- the agents row lock taken by the UPDATE is held to commit, so numbers commit in order.
 CREATE FUNCTION cc_agent_event(p_agent uuid, p_type text, p_payload jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     v_seq bigint;
 BEGIN
-    UPDATE agents SET event_seq = event_seq + 1 WHERE id = p_agent RETURNING event_seq INTO v_seq;
+    WITH next AS (UPDATE agents SET event_seq = event_seq + 1 WHERE id = p_agent RETURNING event_seq)
+    INSERT INTO agent_events (agent_id, seq, type, payload)
+    SELECT p_agent, next.event_seq, p_type, p_payload FROM next
+    RETURNING seq INTO v_seq;
     IF v_seq IS NULL THEN
         RAISE EXCEPTION 'no such agent: %', p_agent USING ERRCODE = 'no_data_found';
     END IF;
-    INSERT INTO agent_events (agent_id, seq, type, payload) VALUES (p_agent, v_seq, p_type, p_payload);
     RETURN jsonb_build_object('agent', p_agent, 'seq', v_seq, 'type', p_type, 'payload', p_payload);
 END $$;
 
@@ -72,6 +75,7 @@ DECLARE
     v_notify jsonb;
     v_events jsonb;
     v_facts jsonb;
+    v_read boolean;
 BEGIN
     FOR v_op, n IN SELECT o.value, o.ordinality FROM jsonb_array_elements(p_ops) WITH ORDINALITY o LOOP
         v_events := '[]'::jsonb;
@@ -89,20 +93,33 @@ BEGIN
         END IF;
 
         v_id := (v_op->>'id')::uuid;
-        SELECT * INTO v_row FROM interactions WHERE id = v_id FOR UPDATE;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'no such interaction: %', v_id USING ERRCODE = 'no_data_found';
-        END IF;
-        IF v_op ? 'only_in' AND NOT (v_op->'only_in') ? v_row.state THEN
-            result := jsonb_build_object('applied', false, 'events', v_events);
-            RETURN NEXT;
-            CONTINUE;
-        END IF;
-        v_before_agent := v_row.agent_id;
-        v_before_queue := v_row.queue;
-
         v_state := v_op->>'state';
-        IF v_state IS NOT NULL AND (NOT v_op ? 'move_if' OR (v_op->'move_if') ? v_row.state) THEN
+        v_notify := v_op->'notify';
+        v_read := false;
+        -- Most moves (offer, accept, end, close) need nothing of the row before them: one UPDATE.
+        -- A guarded move, a payload fact of the old row, or a notice to the agent the move takes
+        -- the interaction from, reads (and locks) the row first.
+        IF v_state IS NULL OR v_op ? 'only_in' OR v_op ? 'move_if'
+           OR jsonb_path_exists(coalesce(v_op->'touchpoints', '[]'::jsonb), '$[*].add')
+           OR (v_op ? 'agent' AND v_notify IS NOT NULL AND v_notify->>'agent' IS NULL) THEN
+            SELECT * INTO v_row FROM interactions WHERE id = v_id FOR UPDATE;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'no such interaction: %', v_id USING ERRCODE = 'no_data_found';
+            END IF;
+            v_read := true;
+            IF v_op ? 'only_in' AND NOT (v_op->'only_in') ? v_row.state THEN
+                result := jsonb_build_object('applied', false, 'events', v_events);
+                RETURN NEXT;
+                CONTINUE;
+            END IF;
+            v_before_agent := v_row.agent_id;
+            v_before_queue := v_row.queue;
+            IF v_op ? 'move_if' AND NOT (v_op->'move_if') ? v_row.state THEN
+                v_state := NULL;
+            END IF;
+        END IF;
+
+        IF v_state IS NOT NULL THEN
             UPDATE interactions SET
                 state = v_state,
                 offered_at = CASE WHEN v_state = 'offered' THEN clock_timestamp() ELSE offered_at END,
@@ -114,6 +131,13 @@ BEGIN
                 disposition = coalesce(v_op->>'disposition', disposition)
              WHERE id = v_id
             RETURNING * INTO v_row;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'no such interaction: %', v_id USING ERRCODE = 'no_data_found';
+            END IF;
+            IF NOT v_read THEN  -- then only read where the move kept the agent (see the test above)
+                v_before_agent := v_row.agent_id;
+                v_before_queue := v_row.queue;
+            END IF;
         END IF;
 
         FOR v_tp IN SELECT jsonb_array_elements(coalesce(v_op->'touchpoints', '[]'::jsonb)) LOOP
@@ -130,7 +154,6 @@ BEGIN
                     v_tp->>'actor_id', v_tp->>'body', v_payload, clock_timestamp());
         END LOOP;
 
-        v_notify := v_op->'notify';
         IF v_notify IS NOT NULL THEN
             v_agent := coalesce((v_notify->>'agent')::uuid, v_before_agent);
             IF v_agent IS NOT NULL THEN
@@ -146,7 +169,8 @@ BEGIN
             'applied', true, 'id', v_row.id, 'channel', v_row.channel, 'queue', v_row.queue,
             'thread_key', v_row.thread_key, 'customer_id', v_row.customer_id,
             'answered_after_s', extract(epoch FROM v_row.assigned_at - v_row.arrived_at),
-            'agent_name', (SELECT a.display_name FROM agents a WHERE a.id = (v_op->>'agent_name')::uuid),
+            'agent_name', CASE WHEN v_op ? 'agent_name' THEN
+                (SELECT a.display_name FROM agents a WHERE a.id = (v_op->>'agent_name')::uuid) END,
             'events', v_events);
         RETURN NEXT;
     END LOOP;
