@@ -22,6 +22,7 @@ from contactcenter.model import ActorKind, InteractionState, TouchpointKind
 from contactcenter.store import AgentEvent, Tx
 
 _NOT_QUEUED = [str(s) for s in InteractionState if s != InteractionState.QUEUED]
+_HELD = [str(InteractionState.ASSIGNED), str(InteractionState.WRAP_UP)]
 
 
 def iso(at: float) -> str:
@@ -45,9 +46,16 @@ def touchpoint(
     return spec
 
 
-def notify(agent_id: str | None, type_: str, *, summary: bool = False, **payload: Any) -> dict[str, Any]:
-    """A numbered console event for ``agent_id`` (None: the agent the interaction had before this move)."""
-    return {"agent": agent_id, "type": type_, "payload": payload, "summary": summary}
+def notify(agent_id: str | None, type_: str, *, summary: bool = False, before_in: list[str] | None = None,
+           **payload: Any) -> dict[str, Any]:
+    """A numbered console event for ``agent_id`` (None: the agent the interaction had before this move).
+
+    ``before_in``: only if the interaction was in one of these states before the move.
+    """
+    spec = {"agent": agent_id, "type": type_, "payload": payload, "summary": summary}
+    if before_in is not None:
+        spec["before_in"] = before_in
+    return spec
 
 
 @dataclass(slots=True)
@@ -152,8 +160,8 @@ class Effects:
                                             state="closed")],
                     event=notify(None, "closed", interaction_id=iid, reason="closed"), change="closed")
             case r.InteractionAbandoned(interaction_id=iid):
-                self._interaction(
-                    iid, state=InteractionState.ABANDONED,
+                self._interaction(  # the customer left before an answer: no agent had it, even if offered
+                    iid, state=InteractionState.ABANDONED, agent=None,
                     touchpoints=[touchpoint(TouchpointKind.STATE_CHANGE, state="abandoned",
                                             waited_s=extra.get("waited_s"))])
             case r.InteractionTransferred(interaction_id=iid, to_queue=to_queue, to_agent=to_agent):
@@ -161,7 +169,8 @@ class Effects:
                     iid, state=InteractionState.QUEUED, agent=None, queue=to_queue,
                     touchpoints=[touchpoint(TouchpointKind.TRANSFER, actor_kind=actor_kind, actor_id=actor,
                                             add=("from_agent", "from_queue"), to_queue=to_queue, to_agent=to_agent)],
-                    event=notify(None, "revoked", interaction_id=iid, reason="transferred"),
+                    # only the agent holding it; an agent it was merely offered to is told by the RevokeOffer
+                    event=notify(None, "revoked", before_in=_HELD, interaction_id=iid, reason="transferred"),
                     change="transferred", details={"to_queue": to_queue, "to_agent": to_agent})
             case _:
                 pass  # arrivals are stored by intake; accepts are written by their Assigned decision

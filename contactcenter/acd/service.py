@@ -119,6 +119,7 @@ class RouterService:
         self._stale = False
         self.feed.publish([*notices, *effects.agent_events])
         self._observe(self._last_at, Rebuilt(router), [])
+        self._tell_channels(effects)  # a rebuild decides too: no-agent closes, wrap-ups ended meanwhile
         self._timer_changed.set()
         log.info("router rebuilt from the store: %d events replayed", len(events))
 
@@ -233,6 +234,10 @@ class RouterService:
             self.decisions_total += len(decisions)
             if job.future is not None and not job.future.done():
                 job.future.set_result(decisions)
+        self._tell_channels(effects)
+
+    def _tell_channels(self, effects: Effects) -> None:
+        """After commit: the channels' no-agent handlers and change listeners, each in its own task."""
         for interaction_id, channel, action in effects.no_agent:
             handler = self.no_agent_handlers.get(channel)
             if handler is not None:

@@ -564,10 +564,10 @@ async def test_abandoned_while_offered(harness: HarnessFactory, db: Database) ->
     decisions = await h.route(lambda at: r.InteractionAbandoned(at=at, interaction_id=str(made.id)), waited_s=3.0)
     assert decisions == [r.RevokeOffer(str(made.id), str(alice.id), r.RevokeReason.ABANDONED)]
     gone = await interaction(db, made.id)
-    # the revoke that follows the abandon must not move it back to queued; the agent who was only
-    # offered it stays recorded, as the row-by-row code left it
+    # the revoke that follows the abandon must not move it back to queued; nobody answered, so no
+    # agent is recorded (as the voice channel records calls lost in a restart)
     assert (gone["state"], gone["agent_id"], gone["queue"], gone["disposition"]) == (
-        "abandoned", alice.id, "sales", None)
+        "abandoned", None, "sales", None)
     assert stamped(offered, gone) == {"closed_at"}
     assert (await touchpoints(db, made))[1:] == [
         ("state_change", "system", None, None, {"state": "abandoned", "waited_s": 3.0}),
@@ -676,6 +676,41 @@ async def test_transfer_to_a_named_agent(harness: HarnessFactory, db: Database) 
     assert h.changes == [("chat", "transferred", made.id, {
         "to_queue": None, "to_agent": str(bob.id), "queue": "sales", "thread_key": made.thread_key,
         "answered_after_s": pytest.approx(answered_after(now))})]
+
+
+async def test_moving_an_offered_interaction_tells_the_agent_once(harness: HarnessFactory, db: Database) -> None:
+    """A supervisor moves an interaction while it is offered: one ``revoked``, from the revoke decision."""
+    alice = await make_agent(db, "alice", skills={"sales": 7})
+    h = await harness()
+    await h.available(alice)
+    made = await new_interaction(db, "moved@shop.cn")
+    await h.arrive(made.id)
+    h.subscribe(alice)
+
+    h.clock.advance(1)
+    decisions = await h.route(lambda at: r.InteractionTransferred(at=at, interaction_id=str(made.id),
+                                                                  to_queue="support"))
+    assert [type(d) for d in decisions] == [r.RevokeOffer, r.Transferred]
+    now = await interaction(db, made.id)
+    assert (now["state"], now["agent_id"], now["queue"]) == ("queued", None, "support")
+    revoked = [e for e in await events(db, alice) if e[1] == "revoked"]
+    assert revoked == [(3, "revoked", {"interaction_id": str(made.id), "reason": "transferred"})]
+    assert h.published(alice) == revoked
+    assert [(kind, payload.get("reason")) for kind, _, _, _, payload in await touchpoints(db, made)] == [
+        ("offer", None), ("transfer", None), ("revoke", "transferred")]
+
+
+async def test_a_rebuild_tells_the_channels_what_it_decided(harness: HarnessFactory, db: Database) -> None:
+    """An interaction past its queue's max wait at start-up is closed by the rebuild, and its channel told."""
+    made = await new_interaction(db, "waited-too-long@shop.cn", queue="billing")
+    async with db.connection() as tx:
+        await tx.conn.execute("UPDATE interactions SET arrived_at = to_timestamp($2) WHERE id = $1",
+                              made.id, T0 - MAX_WAIT - 10)
+    h = await harness()
+    await h.settle()
+    closed = await interaction(db, made.id)
+    assert (closed["state"], closed["disposition"]) == ("closed", "no_agent")
+    assert h.no_agent == [("chat", made.id, "callback")]
 
 
 async def test_escalation_steps_then_no_agent(harness: HarnessFactory, db: Database) -> None:

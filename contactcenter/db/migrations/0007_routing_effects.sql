@@ -15,7 +15,8 @@
 --    "touchpoints": [{"kind", "actor_kind", "actor_id", "body", "payload",
 --                     "add": ["from_agent", "from_queue", "state"]}]   payload facts read from the row
 --    "notify": {"agent": uuid | null (null: the agent it had before), "type", "payload",
---               "summary": true (payload.interaction = cc_summary of the interaction)}
+--               "summary": true (payload.interaction = cc_summary of the interaction),
+--               "before_in": [state, ...] (only if the interaction was in one of these before the move)}
 --    "agent_name": uuid               return this agent's display name}
 -- An agent operation: {"agent_state": uuid, "state": text, "reason": text}.
 -- It returns one row per operation: (n, result) with result
@@ -76,6 +77,7 @@ DECLARE
     v_events jsonb;
     v_facts jsonb;
     v_read boolean;
+    v_before_state text;
 BEGIN
     FOR v_op, n IN SELECT o.value, o.ordinality FROM jsonb_array_elements(p_ops) WITH ORDINALITY o LOOP
         v_events := '[]'::jsonb;
@@ -101,7 +103,8 @@ BEGIN
         -- the interaction from, reads (and locks) the row first.
         IF v_state IS NULL OR v_op ? 'only_in' OR v_op ? 'move_if'
            OR jsonb_path_exists(coalesce(v_op->'touchpoints', '[]'::jsonb), '$[*].add')
-           OR (v_op ? 'agent' AND v_notify IS NOT NULL AND v_notify->>'agent' IS NULL) THEN
+           OR (v_notify IS NOT NULL AND (v_notify ? 'before_in'
+                                         OR (v_op ? 'agent' AND v_notify->>'agent' IS NULL))) THEN
             SELECT * INTO v_row FROM interactions WHERE id = v_id FOR UPDATE;
             IF NOT FOUND THEN
                 RAISE EXCEPTION 'no such interaction: %', v_id USING ERRCODE = 'no_data_found';
@@ -114,6 +117,7 @@ BEGIN
             END IF;
             v_before_agent := v_row.agent_id;
             v_before_queue := v_row.queue;
+            v_before_state := v_row.state;
             IF v_op ? 'move_if' AND NOT (v_op->'move_if') ? v_row.state THEN
                 v_state := NULL;
             END IF;
@@ -156,6 +160,9 @@ BEGIN
 
         IF v_notify IS NOT NULL THEN
             v_agent := coalesce((v_notify->>'agent')::uuid, v_before_agent);
+            IF v_notify ? 'before_in' AND NOT (v_notify->'before_in') ? v_before_state THEN
+                v_agent := NULL;
+            END IF;
             IF v_agent IS NOT NULL THEN
                 v_payload := coalesce(v_notify->'payload', '{}'::jsonb);
                 IF (v_notify->>'summary')::boolean THEN
