@@ -151,6 +151,14 @@ class Harness:
         return await self.route(lambda at: r.AgentStateChanged(at=at, agent_id=str(agent.id),
                                                                state=r.AgentState.AVAILABLE), actor=str(agent.id))
 
+    async def accept(self, interaction_id: uuid.UUID, agent: Agent) -> list[object]:
+        return await self.route(lambda at: r.OfferAccepted(at=at, interaction_id=str(interaction_id),
+                                                           agent_id=str(agent.id)), actor=str(agent.id))
+
+    async def end(self, interaction_id: uuid.UUID, agent: Agent, **extra: Any) -> list[object]:
+        return await self.route(lambda at: r.InteractionEnded(at=at, interaction_id=str(interaction_id)),
+                                actor=str(agent.id), **extra)
+
     async def arrive(self, interaction_id: uuid.UUID) -> None:
         async with asyncio.timeout(WAIT):
             await self.service.interaction_created(interaction_id)
@@ -297,8 +305,7 @@ async def test_arrival_offers_then_accept_assigns(harness: HarnessFactory, db: D
     assert h.changes == [] and h.no_agent == []  # an offer is the console's business, not the channel's
 
     h.clock.advance(3)
-    decisions = await h.route(lambda at: r.OfferAccepted(at=at, interaction_id=str(made.id), agent_id=str(alice.id)),
-                              actor=str(alice.id))
+    decisions = await h.accept(made.id, alice)
     assert decisions == [r.Assigned(str(made.id), str(alice.id))]
     assigned = await interaction(db, made.id)
     assert (assigned["state"], assigned["agent_id"], assigned["queue"], assigned["disposition"]) == (
@@ -454,8 +461,7 @@ async def test_end_with_disposition_and_notes_then_complete_wrap_up(harness: Har
     await h.available(alice)
     made = await new_interaction(db, "end@shop.cn")
     await h.arrive(made.id)
-    await h.route(lambda at: r.OfferAccepted(at=at, interaction_id=str(made.id), agent_id=str(alice.id)),
-                  actor=str(alice.id))
+    await h.accept(made.id, alice)
     assigned = await interaction(db, made.id)
     h.changes.clear()
     h.subscribe(alice)
@@ -497,9 +503,8 @@ async def test_wrap_up_time_elapsing_closes(harness: HarnessFactory, db: Databas
     await h.available(alice)
     made = await new_interaction(db, "elapsed@shop.cn")
     await h.arrive(made.id)
-    await h.route(lambda at: r.OfferAccepted(at=at, interaction_id=str(made.id), agent_id=str(alice.id)),
-                  actor=str(alice.id))
-    await h.route(lambda at: r.InteractionEnded(at=at, interaction_id=str(made.id)), actor=str(alice.id))
+    await h.accept(made.id, alice)
+    await h.end(made.id, alice)
     wrap = await interaction(db, made.id)
     assert wrap["disposition"] is None
     h.changes.clear()
@@ -524,8 +529,7 @@ async def test_zero_wrap_up_closes_in_the_same_batch(harness: HarnessFactory, db
     await h.available(alice)
     made = await new_interaction(db, "quick@shop.cn")
     await h.arrive(made.id)
-    await h.route(lambda at: r.OfferAccepted(at=at, interaction_id=str(made.id), agent_id=str(alice.id)),
-                  actor=str(alice.id))
+    await h.accept(made.id, alice)
     assigned = await interaction(db, made.id)
     h.changes.clear()
 
@@ -589,9 +593,8 @@ async def test_wrap_up_end_writes_nothing_once_the_store_has_left_wrap_up(
     await h.available(alice)
     made = await new_interaction(db, "fixed@shop.cn")
     await h.arrive(made.id)
-    await h.route(lambda at: r.OfferAccepted(at=at, interaction_id=str(made.id), agent_id=str(alice.id)),
-                  actor=str(alice.id))
-    await h.route(lambda at: r.InteractionEnded(at=at, interaction_id=str(made.id)), actor=str(alice.id))
+    await h.accept(made.id, alice)
+    await h.end(made.id, alice)
     async with db.connection() as tx:
         await tx.conn.execute("UPDATE interactions SET state = 'closed', closed_at = now() WHERE id = $1", made.id)
     closed = await interaction(db, made.id)
@@ -613,8 +616,7 @@ async def test_transfer_to_another_queue(harness: HarnessFactory, db: Database) 
     await h.available(alice)
     made = await new_interaction(db, "transfer@shop.cn")
     await h.arrive(made.id)
-    await h.route(lambda at: r.OfferAccepted(at=at, interaction_id=str(made.id), agent_id=str(alice.id)),
-                  actor=str(alice.id))
+    await h.accept(made.id, alice)
     h.clock.advance(1)
     await h.available(bob)
     assigned = await interaction(db, made.id)
@@ -654,8 +656,7 @@ async def test_transfer_to_a_named_agent(harness: HarnessFactory, db: Database) 
     await h.available(alice)
     made = await new_interaction(db, "named@shop.cn")
     await h.arrive(made.id)
-    await h.route(lambda at: r.OfferAccepted(at=at, interaction_id=str(made.id), agent_id=str(alice.id)),
-                  actor=str(alice.id))
+    await h.accept(made.id, alice)
     await h.available(carol)
     await h.available(bob)
     h.changes.clear()
@@ -834,8 +835,7 @@ async def test_one_batch_of_many_interactions_and_agents_numbers_each_agents_eve
     await h.available(alice)  # alice: seq 1 before the batch
     held = await new_interaction(db, "held@shop.cn")
     await h.arrive(held.id)
-    await h.route(lambda at: r.OfferAccepted(at=at, interaction_id=str(held.id), agent_id=str(alice.id)),
-                  actor=str(alice.id))
+    await h.accept(held.id, alice)
     assert [s for s, _, _ in await events(db, alice)] == [1, 2, 3]
     h.published(alice)
     h.changes.clear()
@@ -960,8 +960,7 @@ async def test_a_failing_batch_leaves_nothing_half_written(harness: HarnessFacto
     await h.available(alice)
     held = await new_interaction(db, "held2@shop.cn")
     await h.arrive(held.id)
-    await h.route(lambda at: r.OfferAccepted(at=at, interaction_id=str(held.id), agent_id=str(alice.id)),
-                  actor=str(alice.id))
+    await h.accept(held.id, alice)
     waiting = await new_interaction(db, "waiting@shop.cn")
     customer = str(waiting.customer_id)
     held_before, tps_before = await interaction(db, held.id), await touchpoints(db, held)
