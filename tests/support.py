@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient
 
@@ -61,3 +63,13 @@ class Outcomes:
     async def next(self, timeout: float = 10) -> tuple[OutboxItem, str | None]:
         async with asyncio.timeout(timeout):
             return await self._queue.get()
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float, what: str,
+                   every: float = 0.05) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(every)

@@ -58,6 +58,9 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
     """Apply the missing migrations; return the versions applied (empty when current)."""
     applied_now: list[int] = []
     with map_store_errors():
+        # No statement time limit here: waiting for another node's migrations, or building an index on
+        # a large table, may take longer than the 30 s every other statement gets (RESET restores it).
+        await conn.execute("SET statement_timeout = 0")
         await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
         try:
             await conn.execute(
@@ -81,6 +84,7 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
                 applied_now.append(migration.version)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+            await conn.execute("RESET statement_timeout")
     return applied_now
 
 

@@ -8,11 +8,9 @@ in front. Crash tests run ``contactcenter serve`` as a process
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -121,16 +119,6 @@ async def client(settings: Settings, db: Database) -> AsyncIterator[TestClient]:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float, what: str,
-                   every: float = 0.05) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(every)
 
 
 def sms_body(sender: str, text: str, provider_id: str) -> tuple[bytes, dict[str, str]]:

@@ -12,11 +12,11 @@ from pathlib import Path
 import aiohttp
 
 from contactcenter.db import Database
-from tests.faults.conftest import count, fault_config, wait_for, write_config
+from tests.faults.conftest import count, fault_config, write_config
 from tests.faults.load import ApiCaller, ChatVisitor, ConsoleClient, Progress, SmsCustomer
 from tests.server_process import ServerProcess
 from tests.sms.fake_gateway import FakeGateway
-from tests.support import PASSWORD, make_agent
+from tests.support import PASSWORD, make_agent, wait_for
 
 VISITORS = 6
 PHONES = 6

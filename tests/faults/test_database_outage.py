@@ -17,11 +17,11 @@ import pytest
 from contactcenter.db import Database
 from contactcenter.db.embedded import EmbeddedPostgres
 from contactcenter.db.migrations import migrate
-from tests.faults.conftest import SHOP_ORIGIN, fault_config, post_sms, wait_for, write_config
+from tests.faults.conftest import SHOP_ORIGIN, fault_config, post_sms, write_config
 from tests.faults.load import ChatVisitor, ConsoleClient, Progress, SmsCustomer
 from tests.server_process import ServerProcess
 from tests.sms.fake_gateway import FakeGateway
-from tests.support import PASSWORD, make_agent
+from tests.support import PASSWORD, make_agent, wait_for
 
 
 class OwnPostgres:

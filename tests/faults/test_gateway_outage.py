@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient
 from channels.sms.signatures import twilio_signature
 from contactcenter.db import Database
 from tests.agent_console import AgentConsole
-from tests.faults.conftest import PUBLIC_URL, TWILIO_NUMBER, TWILIO_TOKEN, StagedGateway, count, wait_for
-from tests.support import login, make_agent
+from tests.faults.conftest import PUBLIC_URL, TWILIO_NUMBER, TWILIO_TOKEN, StagedGateway, count
+from tests.support import login, make_agent, wait_for
 
 REPLIES = 8
 CUSTOMER = "+8613912345678"

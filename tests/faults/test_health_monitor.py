@@ -8,7 +8,7 @@ import pytest
 
 from contactcenter.db import StoreUnavailable
 from contactcenter.db.health import DatabaseHealth
-from tests.faults.conftest import wait_for
+from tests.support import wait_for
 
 
 class SwitchableDb:

@@ -20,10 +20,10 @@ import contactcenter.hub.agent_ws as agent_ws
 from channels.webchat import CHAT_HUB
 from contactcenter.api.keys import AGENT_HUB, SETTINGS
 from contactcenter.db import Database
-from tests.faults.conftest import SHOP_ORIGIN, sms_body, wait_for
+from tests.faults.conftest import SHOP_ORIGIN, sms_body
 from tests.faults.load import ChatVisitor, ConsoleClient, Progress
 from tests.faults.stalled import stalled_websocket, text_frame
-from tests.support import bearer, login, make_agent
+from tests.support import bearer, login, make_agent, wait_for
 
 BIG = "长" * 4_900  # ~15 kB of UTF-8 per message: the buffers fill after a few dozen
 MAX_MESSAGES = 400  # the pump is bounded; the stalled client is dropped long before
