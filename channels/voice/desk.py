@@ -9,7 +9,8 @@ committed → handed to the router. Then exactly one of:
   the interaction is ended (wrap-up) with an ``unreachable`` call event the
   agent sees, because a call that never reached a phone cannot be held;
 * nobody takes it within the queue's ``max_wait`` (no-agent handler) →
-  ``302`` to the voicemail URI, or a callback interaction then ``480``, or
+  ``302`` to the voicemail URI, or a callback interaction (queued in the
+  queue's ``callback_queue``, else in the call's own queue) then ``480``, or
   just ``480``;
 * the caller hangs up (``CallCancelled``, or the endpoint gives up) → the
   interaction is abandoned, with a ``cancelled`` call event.
@@ -297,7 +298,8 @@ class CallDesk:
         assert number is not None
         text = callback_body(number)
         await self.ctx.intake.receive(InboundMessage(
-            channel=Channel.VOICE, identity_kind=call.caller.kind, address=call.caller.address, queue=call.queue,
+            channel=Channel.VOICE, identity_kind=call.caller.kind, address=call.caller.address,
+            queue=self._callback_queue(call.queue),
             body=text, subject=text, display_name=call.caller.display_name,
             dedupe_key=CALLBACK_KEY_PREFIX + db_key(call.call_id),
             payload={"callback": True, "number": number, "from_call_id": db_text(call.call_id)},
@@ -305,6 +307,17 @@ class CallDesk:
             attributes={"callback": True, "number": number, "from_call_id": db_text(call.call_id)},
         ))
         self.counters.callbacks += 1
+
+    def _callback_queue(self, queue: str) -> str:
+        """Where a callback for a call that waited in ``queue`` is queued.
+
+        The queue's ``callback_queue`` when set: the call's own queue would
+        apply its ``max_wait`` to the callback too and close it unanswered
+        minutes later, with nobody left on the line to tell. Without the key,
+        the call's own queue, as before the key existed.
+        """
+        spec = self.ctx.settings.queues.get(queue)
+        return queue if spec is None or spec.callback_queue is None else spec.callback_queue
 
     # -- helpers -------------------------------------------------------------------------------
 

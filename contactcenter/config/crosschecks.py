@@ -45,6 +45,7 @@ def reference_problems(document: object) -> list[tuple[KeyPath, str]]:
                     problems.append(((*where, "overflow", position), "a queue cannot overflow into itself"))
                 elif target not in queues:
                     problems.append(((*where, "overflow", position), _unknown("queue", target, queues)))
+        problems += _callback_queue_problems(name, queue, queues, queue_channels)
 
     for path, target, channel in _queue_references(_mapping(root.get("channels"))):
         if not isinstance(target, str):
@@ -54,6 +55,39 @@ def reference_problems(document: object) -> list[tuple[KeyPath, str]]:
         elif (takes := queue_channels[target]) is not None and channel not in takes:
             listed = ", ".join(sorted(takes)) or "none"
             problems.append((path, f"queue {target!r} does not take {channel} (its channels: {listed})"))
+    return problems
+
+
+def _callback_queue_problems(
+    name: str, queue: dict[str, Any], queues: dict[str, Any], queue_channels: dict[str, set[str] | None]
+) -> list[tuple[KeyPath, str]]:
+    """What is wrong with queue ``name``'s ``callback_queue``: it must be another queue fit to hold callbacks.
+
+    A callback is a voice interaction, so its queue must take voice (the
+    router would refuse it otherwise, after the caller has been told 480).
+    A callback queue that itself has ``no_agent_action: callback`` is refused
+    because a callback nobody took there would ask for a callback of the
+    callback: a loop, not a way of reaching the customer. Naming the queue
+    itself is the same loop, said more plainly.
+    """
+    target = queue.get("callback_queue")
+    if not isinstance(target, str):
+        return []  # null (callbacks stay in this queue) or a wrong type, which the type validator reports
+    path: KeyPath = ("queues", name, "callback_queue")
+    if target == name:
+        return [(path, "a queue cannot be its own callback_queue: name a separate queue, or leave the key "
+                       "out to keep callbacks in this queue")]
+    if target not in queues:
+        return [(path, _unknown("queue", target, queues))]
+    problems: list[tuple[KeyPath, str]] = []
+    if (takes := queue_channels[target]) is not None and "voice" not in takes:
+        listed = ", ".join(sorted(takes)) or "none"
+        problems.append((path, f"queue {target!r} does not take voice (its channels: {listed}), "
+                               "and a callback is a voice interaction"))
+    if _mapping(queues[target]).get("no_agent_action") == "callback":
+        problems.append((path, f"queue {target!r} has no_agent_action: callback itself: a callback nobody takes "
+                               "there would ask for a callback of the callback; give that queue no "
+                               "no_agent_action (callbacks keep waiting)"))
     return problems
 
 

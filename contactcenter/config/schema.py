@@ -198,6 +198,8 @@ class Queue(ConfigModel):
     service_level_target: Percentage = DEFAULT_SERVICE_LEVEL_TARGET
     max_wait: PositiveDuration | None = None
     no_agent_action: NoAgentAction | None = None
+    # where a voice callback waits: another queue, so this queue's max_wait does not close it unanswered
+    callback_queue: Name | None = None
     sticky_wait: NonNegativeDuration = 0.0
     alert_waiting_above: int | None = Field(None, ge=1)
     escalation: tuple[EscalationStep, ...] = ()
@@ -207,6 +209,11 @@ class Queue(ConfigModel):
         problems: list[tuple[KeyPath, str]] = []
         if self.no_agent_action == "voicemail" and Channel.VOICE not in self.channels:
             problems.append((("no_agent_action",), "'voicemail' needs 'voice' in the queue's channels"))
+        if self.callback_queue is not None and self.no_agent_action != "callback":
+            # a key that is in the file is used (docs/config.md): one that would be ignored is an error
+            action = "null" if self.no_agent_action is None else repr(self.no_agent_action)
+            problems.append((("callback_queue",), f"has no effect: no_agent_action is {action}, not 'callback' "
+                                                  "(remove callback_queue or set no_agent_action: callback)"))
         previous = 0.0
         for index, step in enumerate(self.escalation):
             where: KeyPath = ("escalation", index)

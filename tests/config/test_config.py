@@ -293,6 +293,69 @@ channels:
     }
 
 
+CALLBACK_QUEUES = """\
+queues:
+  hotline:
+    channels: [voice]
+    max_wait: 5m
+    no_agent_action: {action}
+    callback_queue: {target}
+  callbacks:
+    channels: [voice]
+  webchat:
+    channels: [chat]
+  overflow:
+    channels: [voice]
+    max_wait: 1h
+    no_agent_action: callback
+"""
+
+
+def load_callback_queues(tmp_path: Path, target: str, action: str = "callback") -> Settings:
+    path = tmp_path / "callbacks.yaml"
+    path.write_text(CALLBACK_QUEUES.format(action=action, target=target), encoding="utf-8")
+    return load_config(path, env={})
+
+
+def test_callback_queue_names_a_voice_queue_that_holds_callbacks(tmp_path: Path) -> None:
+    settings = load_callback_queues(tmp_path, "callbacks")
+    assert settings.queues["hotline"].callback_queue == "callbacks"
+    # without the key, callbacks stay in the queue, max_wait or not: accepted as before, and documented
+    assert settings.queues["overflow"].callback_queue is None
+    assert settings.queues["overflow"].max_wait == 3600.0
+    assert load_callback_queues(tmp_path, "null").queues["hotline"].callback_queue is None
+
+
+@pytest.mark.parametrize(
+    ("target", "action", "message"),
+    [
+        ("nowhere", "callback", "unknown queue 'nowhere' (known: hotline, callbacks, webchat, overflow)"),
+        ("webchat", "callback",
+         "queue 'webchat' does not take voice (its channels: chat), and a callback is a voice interaction"),
+        ("overflow", "callback",
+         "queue 'overflow' has no_agent_action: callback itself: a callback nobody takes there would ask for a "
+         "callback of the callback; give that queue no no_agent_action (callbacks keep waiting)"),
+        ("hotline", "callback",
+         "a queue cannot be its own callback_queue: name a separate queue, or leave the key out to keep "
+         "callbacks in this queue"),
+        ("callbacks", "voicemail",
+         "has no effect: no_agent_action is 'voicemail', not 'callback' "
+         "(remove callback_queue or set no_agent_action: callback)"),
+        ("callbacks", "null",
+         "has no effect: no_agent_action is null, not 'callback' "
+         "(remove callback_queue or set no_agent_action: callback)"),
+    ],
+)
+def test_callback_queue_refusals_name_file_line_and_key(tmp_path: Path, target: str, action: str,
+                                                        message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_callback_queues(tmp_path, target, action)
+    (problem,) = caught.value.problems
+    assert problem.file.endswith("callbacks.yaml")
+    assert (problem.line, problem.key_path, problem.message) == (6, "queues.hotline.callback_queue", message)
+    assert str(problem) == f"{problem.file}:6: queues.hotline.callback_queue: {message}"
+
+
 def test_names_and_numbers_must_be_unique() -> None:
     text = """\
 queues:
@@ -492,7 +555,7 @@ def test_service_level_target_defaults_to_80_percent_and_comes_from_env() -> Non
     assert from_env.queues["sales"].service_level_target == 0.975
     example = load_config(REPO / "config" / "example.yaml", env=EXAMPLE_ENV).queues
     targets = {name: queue.service_level_target for name, queue in example.items()}
-    assert targets == {"sales": 0.8, "support": 0.8, "billing": 0.9, "vip": 0.95}
+    assert targets == {"sales": 0.8, "support": 0.8, "billing": 0.9, "vip": 0.95, "callbacks": 0.8}
 
 
 @pytest.mark.parametrize(
@@ -716,6 +779,15 @@ def test_every_key_is_documented() -> None:
     doc = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
     undocumented = sorted(key for key in _all_keys(Settings) if f"`{key}`" not in doc)
     assert not undocumented
+
+
+def test_documented_callback_queue_example_loads() -> None:
+    """The `callbacks` queue example in docs/config.md is what people copy: it must be valid as written."""
+    doc = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    example = doc.split("**Callbacks.**", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    settings = parse_config("skills: {sales: {}}\n" + example, env={})
+    assert settings.queues["hotline"].callback_queue == "callbacks"
+    assert settings.queues["callbacks"].max_wait is None
 
 
 def test_documented_example_is_the_example_file() -> None:

@@ -46,6 +46,11 @@ queues:
     skills: {{sales: 1}}
     max_wait: {max_wait}
     no_agent_action: callback
+    callback_queue: {callback_queue}
+  callbacks:
+    label: 回拨
+    channels: [voice]
+    skills: {{sales: 1}}
   after_hours:
     channels: [voice]
     skills: {{sales: 1}}
@@ -80,7 +85,7 @@ channels:
 
 def make_settings(tmp_path: Path, db_url: str, **values: Any) -> Settings:
     params = {"max_wait": "2s", "wrapup": "30s", "queued_interval": "30s", "realm": REALM, "secret": HOOK_SECRET,
-              "voicemail": VOICEMAIL}
+              "voicemail": VOICEMAIL, "callback_queue": "null"}
     params.update(values)
     path = tmp_path / "voice.yaml"
     path.write_text(textwrap.dedent(CONFIG.format(**params)), encoding="utf-8")
@@ -90,7 +95,7 @@ def make_settings(tmp_path: Path, db_url: str, **values: Any) -> Settings:
 
 @pytest.fixture
 def voice_config() -> dict[str, Any]:
-    """Overrides for the YAML above (``max_wait``, ``wrapup``, ``queued_interval``)."""
+    """Overrides for the YAML above (``max_wait``, ``wrapup``, ``queued_interval``, hotline's ``callback_queue``)."""
     return {}
 
 

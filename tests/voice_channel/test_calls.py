@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+import routing as r
 from channels.voice import VOICE, VoiceChannel
 from contactcenter.api import app as app_module
 from contactcenter.config import Settings
@@ -112,6 +113,42 @@ async def test_no_agent_within_max_wait_gives_480_and_a_callback_with_the_number
                                       "from_call_id": call["attributes"]["call_id"]}
     assert callback["customer_id"] == call["customer_id"] and callback["state"] == "offered"
     assert channel.metrics()["desk_callbacks"] == 1
+
+
+@pytest.mark.parametrize("voice_config", [{"max_wait": "2s", "callback_queue": "callbacks"}])
+async def test_a_callback_waits_in_the_callback_queue_past_the_calls_max_wait(
+    db: Database, channel: VoiceChannel, sip_port: int, tmp_path: Path, console_for: Callable[..., Any],
+) -> None:
+    """The hotline's callbacks go to `callbacks` (no max_wait): still queued long after the hotline's 2 s."""
+    result = await run_sipp(scenario("queue_unavailable.xml", tmp_path), sip_port, workdir=tmp_path,
+                            service="4008005678", callers=["13800138000"])
+    assert result.returncode == 0, result.explain()
+    await channel.desk.settle()
+    async with db.connection() as tx:
+        rows = await tx.conn.fetch(
+            "SELECT id, queue, state, disposition, attributes FROM interactions ORDER BY created_at")
+    call, callback = rows
+    assert (call["queue"], call["state"], call["disposition"]) == ("hotline", "closed", "no_agent")
+    assert callback["attributes"]["callback"] is True
+    assert (callback["queue"], callback["state"]) == ("callbacks", "queued")
+    assert channel.metrics()["desk_callbacks"] == 1
+
+    # An hour on the router's clock, far past the hotline's max_wait: in the hotline this tick closed it.
+    router = channel.ctx.router
+    callback_id = str(callback["id"])
+    assert router.router.next_deadline() is None  # nothing would ever time the callback out
+    await router.submit(lambda at: r.Tick(at=at + 3600))
+    assert router.router.interaction_state(callback_id) == r.InteractionState.QUEUED
+    await channel.desk.settle()
+    async with db.connection() as tx:
+        row = await tx.conn.fetchrow("SELECT queue, state, closed_at FROM interactions WHERE id = $1", callback["id"])
+    assert (row["queue"], row["state"], row["closed_at"]) == ("callbacks", "queued", None)
+
+    bob = await console_for("bob")  # the callbacks queue routes like any other: the callback is offered
+    await bob.available()
+    offer = await bob.expect("offer")
+    assert offer["interaction"]["id"] == callback_id
+    assert offer["interaction"]["preview"] == "回拨 Callback +8613800138000"
 
 
 async def test_calls_waiting_at_a_restart_are_closed_as_abandoned(
