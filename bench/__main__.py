@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.results_file import write_results
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 LATEST = RESULTS / "latest.json"
@@ -360,8 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                   for outcome in outcomes.values() for row in outcome.rows],
         "benchmarks": {name: {k: v for k, v in asdict(o).items() if k != "rows"} for name, o in outcomes.items()},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    LATEST.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_results(LATEST, report, announce=False)
     print(f"\n{report['mode']} run, {report['seconds']:.0f} s, load average {load_start[0]} at start, "
           f"{report['load_average']['end_1_5_15m'][0]} at end ({os.cpu_count()} CPUs)\n")
     print(table(outcomes))

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import os
 import pstats
@@ -68,6 +67,7 @@ from bench.load.stack import (
     machine_info,
     raise_nofile_limit,
 )
+from bench.results_file import write_results
 from contactcenter.cli import run_loop
 
 RESULTS = Path(__file__).resolve().parent / "results" / "e2e_chat.json"
@@ -363,9 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     if profile is not None:
         print_profile(profile)
     elif not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"wrote {RESULTS}")
+        write_results(RESULTS, report)
     return 0
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import platform
 import re
@@ -38,6 +37,8 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from bench.results_file import write_results
 
 # Third-party and project modules are imported inside the functions: the parser's worker
 # processes are spawned and re-import this module, and should stay as light as in production.
@@ -271,9 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": report["rounds"],
     }
     if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        print(f"wrote {RESULTS}")
+        write_results(RESULTS, document)
     return 0
 
 

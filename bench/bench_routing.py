@@ -32,7 +32,6 @@ second of ``handle()`` time) is printed alongside as the like-for-like measure.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -42,6 +41,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.results_file import write_results
 from routing import (
     AgentStateChanged,
     AgentUpdated,
@@ -271,9 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": rounds,
     }
     if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {RESULTS}")
+        write_results(RESULTS, report)
     return 0
 
 

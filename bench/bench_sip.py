@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import json
 import os
 import platform
 import tempfile
@@ -39,6 +38,7 @@ from aiohttp import web
 
 import channels.voice as voice
 from bench.bench_sip_parse import best_rate, make_endpoint_bench
+from bench.results_file import write_results
 from contactcenter.api import app as app_module
 from contactcenter.config import load_config
 from contactcenter.db import Database
@@ -306,8 +306,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = asyncio.run(run(args.quick))
     print_table(results)
     if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        write_results(RESULTS, results, announce=False)
     return results
 
 

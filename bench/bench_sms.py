@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 import aiohttp
 import asyncpg
 
+from bench.results_file import write_results
 from channels.sms.signatures import twilio_signature
 from contactcenter.cli import run_loop
 
@@ -235,8 +236,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results.update(mode="quick" if args.quick else "full", python=platform.python_version(),
                    machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
                    measured_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_results(RESULTS, results, announce=False)
     rows = [
         ("signed Twilio webhooks committed", f"{results['webhooks_committed_per_s']:,}/s",
          f"p50 {results['latency_ms_p50']} ms, p99 {results['latency_ms_p99']} ms"),

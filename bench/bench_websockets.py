@@ -41,6 +41,7 @@ import psutil
 
 from bench.load.clients import AgentTally, ServerRefused, run_agents, session_from, stop_clients
 from bench.load.stack import BenchStack, Usage, create_agents, exit_on_sigterm, machine_info, raise_nofile_limit
+from bench.results_file import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results" / "websockets.json"
 ORIGIN = "https://shop.bench.test"
@@ -277,9 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     for error in r["errors"]:
         print(f"  error: {error}")
     if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"wrote {RESULTS}")
+        write_results(RESULTS, report)
     return 0
 
 
