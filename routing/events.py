@@ -22,8 +22,8 @@ def _set(obj: object, name: str, value: object) -> None:
 
 
 def _check_at(event: Event) -> None:
-    # Called explicitly by every subclass: zero-argument super() does not work in
-    # slotted dataclasses on Python 3.11.
+    # Each check is a function that a subclass's __post_init__ calls explicitly:
+    # zero-argument super() does not work in slotted dataclasses on Python 3.11.
     _set(event, "at", checks.number("at", event.at, minimum=0))
 
 
@@ -73,9 +73,34 @@ class AgentStateChanged(Event):
             raise ValueError(f"reason must be a string or None, got {self.reason!r}")
 
 
-def _check_arrival(event: InteractionArrived | InteractionRestored) -> None:
+def _check_interaction(event: _InteractionEvent) -> None:
     _check_at(event)
     checks.ident("interaction_id", event.interaction_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _InteractionEvent(Event):
+    """Base of the events about one interaction."""
+
+    interaction_id: str
+
+    def __post_init__(self) -> None:
+        _check_interaction(self)
+
+
+@dataclass(frozen=True, slots=True)
+class _OfferAnswer(_InteractionEvent):
+    """Base of an agent's answer to the offer of ``interaction_id``."""
+
+    agent_id: str
+
+    def __post_init__(self) -> None:
+        _check_interaction(self)
+        checks.ident("agent_id", self.agent_id)
+
+
+def _check_arrival(event: InteractionArrived | InteractionRestored) -> None:
+    _check_interaction(event)
     checks.ident("queue", event.queue)
     _set(event, "channel", checks.member("channel", Channel, event.channel))
     checks.ident("tier", event.tier)
@@ -89,7 +114,7 @@ def _check_arrival(event: InteractionArrived | InteractionRestored) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class InteractionArrived(Event):
+class InteractionArrived(_InteractionEvent):
     """A customer is waiting in ``queue``.
 
     ``arrived_at`` keeps the original arrival time when the shell re-feeds an
@@ -98,7 +123,6 @@ class InteractionArrived(Event):
     reserves the interaction for one named agent.
     """
 
-    interaction_id: str
     queue: str
     channel: Channel
     tier: str = "standard"
@@ -117,10 +141,9 @@ class InteractionArrived(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class InteractionRestored(Event):
+class InteractionRestored(_InteractionEvent):
     """After a restart: this interaction is already assigned to ``agent_id`` and holds a slot."""
 
-    interaction_id: str
     queue: str
     channel: Channel
     agent_id: str
@@ -133,27 +156,19 @@ class InteractionRestored(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class InteractionAbandoned(Event):
+class InteractionAbandoned(_InteractionEvent):
     """The customer left before being answered; an outstanding offer is revoked."""
-
-    interaction_id: str
-
-    def __post_init__(self) -> None:
-        _check_at(self)
-        checks.ident("interaction_id", self.interaction_id)
 
 
 @dataclass(frozen=True, slots=True)
-class InteractionTransferred(Event):
+class InteractionTransferred(_InteractionEvent):
     """Move to another queue or to a named agent (exactly one of the two)."""
 
-    interaction_id: str
     to_queue: str | None = None
     to_agent: str | None = None
 
     def __post_init__(self) -> None:
-        _check_at(self)
-        checks.ident("interaction_id", self.interaction_id)
+        _check_interaction(self)
         checks.optional_ident("to_queue", self.to_queue)
         checks.optional_ident("to_agent", self.to_agent)
         if (self.to_queue is None) == (self.to_agent is None):
@@ -161,55 +176,28 @@ class InteractionTransferred(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class OfferAccepted(Event):
-    interaction_id: str
-    agent_id: str
-
-    def __post_init__(self) -> None:
-        _check_at(self)
-        checks.ident("interaction_id", self.interaction_id)
-        checks.ident("agent_id", self.agent_id)
+class OfferAccepted(_OfferAnswer):
+    """The agent took the offer."""
 
 
 @dataclass(frozen=True, slots=True)
-class OfferRejected(Event):
-    interaction_id: str
-    agent_id: str
-
-    def __post_init__(self) -> None:
-        _check_at(self)
-        checks.ident("interaction_id", self.interaction_id)
-        checks.ident("agent_id", self.agent_id)
+class OfferRejected(_OfferAnswer):
+    """The agent turned the offer down."""
 
 
 @dataclass(frozen=True, slots=True)
-class InteractionEnded(Event):
+class InteractionEnded(_InteractionEvent):
     """The conversation is over; the agent's slot goes into wrap-up."""
 
-    interaction_id: str
-
-    def __post_init__(self) -> None:
-        _check_at(self)
-        checks.ident("interaction_id", self.interaction_id)
-
 
 @dataclass(frozen=True, slots=True)
-class WrapUpCompleted(Event):
+class WrapUpCompleted(_InteractionEvent):
     """The agent finished wrap-up early; the slot is free now."""
-
-    interaction_id: str
-
-    def __post_init__(self) -> None:
-        _check_at(self)
-        checks.ident("interaction_id", self.interaction_id)
 
 
 @dataclass(frozen=True, slots=True)
 class Tick(Event):
     """Time passed: process every deadline at or before ``at``."""
-
-    def __post_init__(self) -> None:
-        _check_at(self)
 
 
 AnyEvent = (

@@ -63,8 +63,7 @@ class _Op:
     spec: dict[str, Any]
     change: str | None = None  # what to tell the interaction's channel after commit
     details: dict[str, Any] = field(default_factory=dict)
-    no_agent_action: str | None = None
-    no_agent: bool = False
+    no_agent: r.NoAgent | None = None  # tell the channel's no-agent handler after commit
 
 
 class Effects:
@@ -73,7 +72,7 @@ class Effects:
     def __init__(self) -> None:
         self._ops: list[_Op] = []
         self.agent_events: list[AgentEvent] = []
-        self.no_agent: list[tuple[uuid.UUID, str, str | None]] = []  # (interaction, channel, action)
+        self.no_agent: list[tuple[uuid.UUID, str, str | None]] = []  # (interaction, channel, action), after commit
         # (channel, change, interaction, details) for channel listeners, after commit
         self.changes: list[tuple[str, str, uuid.UUID, dict[str, Any]]] = []
 
@@ -89,8 +88,9 @@ class Effects:
         event: dict[str, Any] | None = None,
         change: str | None = None,
         details: dict[str, Any] | None = None,
+        no_agent: r.NoAgent | None = None,
         **spec: Any,
-    ) -> _Op:
+    ) -> None:
         body: dict[str, Any] = {"id": interaction_id, **spec}
         if state is not None:
             body["state"] = str(state)
@@ -98,9 +98,14 @@ class Effects:
             body["touchpoints"] = touchpoints
         if event is not None:
             body["notify"] = event
-        op = _Op(body, change, details or {})
-        self._ops.append(op)
-        return op
+        self._ops.append(_Op(body, change, details or {}, no_agent))
+
+    def revoke_offer(self, interaction_id: str, agent_id: str | None, reason: str) -> None:
+        """Take back the offer of ``interaction_id`` to ``agent_id`` (a no-op move unless it is still offered)."""
+        self._interaction(
+            interaction_id, state=InteractionState.QUEUED, move_if=[str(InteractionState.OFFERED)], agent=None,
+            touchpoints=[touchpoint(TouchpointKind.REVOKE, agent_id=agent_id, reason=reason)],
+            event=notify(agent_id, "revoked", interaction_id=interaction_id, reason=reason))
 
     def agent_state(self, agent_id: str, state: str, reason: str | None) -> None:
         self._ops.append(_Op({"agent_state": agent_id, "state": state, "reason": reason}))
@@ -117,17 +122,16 @@ class Effects:
                 self.agent_events.append(AgentEvent(uuid.UUID(e["agent"]), int(e["seq"]), e["type"], e["payload"]))
             if not result["applied"]:
                 continue
-            interaction_id = uuid.UUID(result["id"]) if op.change or op.no_agent else None
-            if op.change is not None and interaction_id is not None:
+            if op.change is not None:
                 # what the channel needs of the interaction, so that it need not read it
                 details = {**op.details, "queue": result["queue"], "thread_key": result["thread_key"]}
                 if result["answered_after_s"] is not None:
                     details["answered_after_s"] = float(result["answered_after_s"])
                 if "agent_name" in op.spec:
                     details["agent_name"] = result["agent_name"]
-                self.changes.append((result["channel"], op.change, interaction_id, details))
-            if op.no_agent and interaction_id is not None:
-                self.no_agent.append((interaction_id, result["channel"], op.no_agent_action))
+                self.changes.append((result["channel"], op.change, uuid.UUID(result["id"]), details))
+            if op.no_agent is not None:
+                self.no_agent.append((uuid.UUID(result["id"]), result["channel"], op.no_agent.action))
         self._ops = []
 
     # -- events: what an actor did -------------------------------------------------------------
@@ -186,10 +190,7 @@ class Effects:
                     event=notify(agent_id, "offer", summary=True, expires_at=iso(expires_at),
                                  waited_ms=int(waited_s * 1000)))
             case r.RevokeOffer(interaction_id=iid, agent_id=agent_id, reason=reason):
-                self._interaction(
-                    iid, state=InteractionState.QUEUED, move_if=[str(InteractionState.OFFERED)], agent=None,
-                    touchpoints=[touchpoint(TouchpointKind.REVOKE, agent_id=agent_id, reason=reason)],
-                    event=notify(agent_id, "revoked", interaction_id=iid, reason=reason))
+                self.revoke_offer(iid, agent_id, reason)
             case r.Assigned(interaction_id=iid, agent_id=agent_id):
                 self._interaction(
                     iid, state=InteractionState.ASSIGNED, agent=agent_id, agent_name=agent_id,
@@ -205,11 +206,11 @@ class Effects:
                 self._interaction(
                     iid, touchpoints=[touchpoint(TouchpointKind.STATE_CHANGE, add=("state",), escalation_step=step)])
             case r.NoAgent(interaction_id=iid, action=action, waited_s=waited_s):
-                op = self._interaction(
+                self._interaction(
                     iid, state=InteractionState.CLOSED, agent=None, disposition="no_agent",
                     touchpoints=[touchpoint(TouchpointKind.STATE_CHANGE, state="closed", reason="no_agent",
-                                            action=action, waited_s=waited_s)])
-                op.no_agent, op.no_agent_action = True, action
+                                            action=action, waited_s=waited_s)],
+                    no_agent=decision)
             case r.AgentForcedAway(agent_id=agent_id, reason=reason):
                 self.agent_state(agent_id, "away", reason)
             case r.WrapUpEnded(interaction_id=iid, agent_id=agent_id):

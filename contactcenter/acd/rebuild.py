@@ -12,33 +12,32 @@ from __future__ import annotations
 import logging
 
 import routing as r
-from contactcenter.model import STANDARD_TIER, ActorKind, InteractionState, TouchpointKind
-from contactcenter.store import AgentEvent, Tx
+from contactcenter.acd.effects import Effects
+from contactcenter.model import STANDARD_TIER, InteractionState
+from contactcenter.store import Tx
+from contactcenter.store.records import Agent
 
 log = logging.getLogger(__name__)
 
 
-async def rebuild_events(
-    tx: Tx, config: r.RoutingConfig, at: float, notices: list[AgentEvent]
-) -> list[object]:
+def agent_updated(agent: Agent, at: float) -> r.AgentUpdated:
+    """The routing event that tells the router ``agent``'s stored skills and capacity."""
+    capacity = {r.Channel(k): int(v) for k, v in agent.capacity.items() if k in r.Channel.__members__.values()}
+    return r.AgentUpdated(at=at, agent_id=str(agent.id), skills={k: int(v) for k, v in agent.skills.items()},
+                          capacity=capacity or None)
+
+
+async def rebuild_events(tx: Tx, config: r.RoutingConfig, at: float, effects: Effects) -> list[object]:
     """The events that bring a new router to the state the store describes.
 
-    Offers void at the crash are revoked in the store, and their agents are
-    told (appended to ``notices``, to publish after commit).
+    Offers void at the crash are revoked through ``effects`` (written, and
+    their agents told, when the caller applies it).
     """
     events: list[object] = []
     for agent in await tx.agents.all():
         if agent.disabled:
             continue
-        capacity = {r.Channel(k): int(v) for k, v in agent.capacity.items() if k in r.Channel.__members__.values()}
-        events.append(
-            r.AgentUpdated(
-                at=at,
-                agent_id=str(agent.id),
-                skills={k: int(v) for k, v in agent.skills.items()},
-                capacity=capacity or None,
-            )
-        )
+        events.append(agent_updated(agent, at))
         if agent.state != "offline":
             events.append(r.AgentStateChanged(at=at, agent_id=str(agent.id), state=r.AgentState(agent.state),
                                               reason=agent.state_reason))
@@ -64,15 +63,7 @@ async def rebuild_events(
                 events.append(r.InteractionEnded(at=at, interaction_id=iid))
             continue
         if row["state"] == InteractionState.OFFERED:
-            await tx.interactions.set_state(row["id"], InteractionState.QUEUED, agent_id=None)
-            await tx.touchpoints.append(
-                customer_id=row["customer_id"], interaction_id=row["id"], kind=TouchpointKind.REVOKE,
-                channel=row["channel"], actor_kind=ActorKind.SYSTEM,
-                payload={"agent_id": str(row["agent_id"]), "reason": "restart"},
-            )
-            if row["agent_id"] is not None:
-                notices.append(await tx.agent_events.append(
-                    row["agent_id"], "revoked", {"interaction_id": iid, "reason": "restart"}))
+            effects.revoke_offer(iid, None if row["agent_id"] is None else str(row["agent_id"]), "restart")
         events.append(r.InteractionArrived(at=at, interaction_id=iid, queue=row["queue"], channel=channel, tier=tier,
                                            priority=float(row["priority"]), arrived_at=arrived,
                                            customer_id=str(row["customer_id"])))

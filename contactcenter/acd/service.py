@@ -30,7 +30,6 @@ from contactcenter.acd.feed import AgentFeed
 from contactcenter.acd.rebuild import rebuild_events
 from contactcenter.db import Database, StoreError
 from contactcenter.model import STANDARD_TIER
-from contactcenter.store import AgentEvent
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +106,16 @@ class RouterService:
     async def rebuild(self) -> None:
         """Replace the router with one rebuilt from the store, and persist what it decides."""
         router = r.Router(self.config)
-        notices: list[AgentEvent] = []
+        effects = Effects()  # first the offers revoked by the rebuild, then what the new router decides
         async with self.db.transaction() as tx:
-            events = await rebuild_events(tx, self.config, self.now(), notices)
-            effects = Effects()
+            events = await rebuild_events(tx, self.config, self.now(), effects)
             for event in events:
                 for decision in router.handle(event):
                     effects.decision(decision)
             await effects.apply(tx)
         self.router = router
         self._stale = False
-        self.feed.publish([*notices, *effects.agent_events])
+        self.feed.publish(effects.agent_events)
         self._observe(self._last_at, Rebuilt(router), [])
         self._tell_channels(effects)  # a rebuild decides too: no-agent closes, wrap-ups ended meanwhile
         self._timer_changed.set()

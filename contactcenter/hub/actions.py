@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import routing as r
 from contactcenter.acd.call_events import CallEventRefused, record_call_event
 from contactcenter.acd.feed import AgentFeed
+from contactcenter.acd.rebuild import agent_updated
 from contactcenter.acd.service import RouterService
 from contactcenter.db import Database
 from contactcenter.hub import protocol as p
@@ -119,7 +120,7 @@ class AgentActions:
                 if self.dispositions and disposition not in self.dispositions:
                     raise ActionError("unknown_disposition",
                                       f"unknown disposition {disposition!r}; use one of {sorted(self.dispositions)}")
-                await self._own(agent, iid, InteractionState.ASSIGNED)
+                await self._routed_state(agent, iid, InteractionState.ASSIGNED)
                 await self._route(agent, lambda at: r.InteractionEnded(at=at, interaction_id=str(iid)),
                                   disposition=disposition, notes=notes)
             case p.CloseMessage(interaction_id=iid):
@@ -133,9 +134,7 @@ class AgentActions:
 
     async def sync_profile(self, agent: Agent) -> None:
         """Tell the router the agent's current skills and capacity (on every console connect)."""
-        capacity = {r.Channel(k): int(v) for k, v in agent.capacity.items() if k in r.Channel.__members__.values()}
-        await self.router.submit(lambda at: r.AgentUpdated(
-            at=at, agent_id=str(agent.id), skills=dict(agent.skills), capacity=capacity or None))
+        await self.router.submit(lambda at: agent_updated(agent, at))
 
     async def _route(self, agent: Agent, make: Callable[[float], object], **extra: Any) -> list[object]:
         try:
@@ -214,7 +213,7 @@ class AgentActions:
         self.feed.publish([event])
 
     async def _transfer(self, agent: Agent, message: p.TransferMessage) -> None:
-        await self._own(agent, message.interaction_id, InteractionState.ASSIGNED)
+        await self._routed_state(agent, message.interaction_id, InteractionState.ASSIGNED)
         to_agent: str | None = None
         if message.queue is not None and message.queue not in self.queues:
             raise ActionError("unknown_queue", f"unknown queue {message.queue!r}")

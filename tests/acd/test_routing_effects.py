@@ -714,6 +714,34 @@ async def test_a_rebuild_tells_the_channels_what_it_decided(harness: HarnessFact
     assert h.no_agent == [("chat", made.id, "callback")]
 
 
+async def test_a_rebuild_revokes_an_outstanding_offer_and_offers_again(harness: HarnessFactory, db: Database) -> None:
+    """An offer outstanding when the router's memory is lost is void: revoked in the store, then routed anew."""
+    alice = await make_agent(db, "alice", skills={"sales": 7})
+    h = await harness()
+    h.subscribe(alice)
+    await h.available(alice)
+    made = await new_interaction(db, "offered-at-restart@shop.cn")
+    await h.arrive(made.id)
+    offered = await interaction(db, made.id)
+    assert (offered["state"], offered["agent_id"]) == ("offered", alice.id)
+    h.published(alice)
+
+    await h.service.rebuild()
+    await h.settle()
+    reoffered = await interaction(db, made.id)
+    assert (reoffered["state"], reoffered["agent_id"]) == ("offered", alice.id)
+    assert await touchpoints(db, made) == [
+        offer_tp(alice, T0 + OFFER),
+        ("revoke", "system", None, None, {"agent_id": str(alice.id), "reason": "restart"}),
+        offer_tp(alice, T0 + OFFER),
+    ]
+    stored = (await events(db, alice))[2:]
+    assert [(seq, kind) for seq, kind, _ in stored] == [(3, "revoked"), (4, "offer")]
+    assert stored[0][2] == {"interaction_id": str(made.id), "reason": "restart"}
+    assert h.published(alice) == stored  # published after the rebuild's commit, in order
+    assert h.service.router.interaction_holder(str(made.id)) == (r.InteractionState.OFFERED, str(alice.id))
+
+
 async def test_escalation_steps_then_no_agent(harness: HarnessFactory, db: Database) -> None:
     h = await harness()
     made = await new_interaction(db, "nobody@shop.cn", queue="billing")
