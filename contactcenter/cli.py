@@ -65,12 +65,13 @@ async def _agent_add(settings: Settings, args: argparse.Namespace, password: str
     from contactcenter.runtime import open_database
 
     skills = parse_skills(args.skills or "", list(settings.skills))
+    password_hash = await hash_password_async(password)  # slow on purpose: not inside the transaction
     async with open_database(settings) as db, db.transaction() as tx:
         agent = await tx.agents.create(
             login=args.login,
             display_name=args.name,
             role=args.role,
-            password_hash=await hash_password_async(password),
+            password_hash=password_hash,
             skills=skills,
             sip_uri=args.sip_uri,
         )

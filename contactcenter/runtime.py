@@ -64,13 +64,14 @@ async def ensure_admin(db: Database) -> str | None:
         if await tx.agents.count() > 0:
             return None
     password = os.environ.get(ADMIN_PASSWORD_ENV) or secrets.token_urlsafe(12)
+    password_hash = await hash_password_async(password)  # slow on purpose: not inside the transaction
     try:
         async with db.transaction() as tx:
             await tx.agents.create(
                 login="admin",
                 display_name="Administrator",
                 role=Role.ADMIN,
-                password_hash=await hash_password_async(password),
+                password_hash=password_hash,
             )
     except StoreConflict:
         return None  # another node created it first

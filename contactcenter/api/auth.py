@@ -60,10 +60,6 @@ async def require_role(request: web.Request, role: Role) -> Agent:
     return agent
 
 
-def public_profile(agent: Agent) -> dict[str, object]:
-    return to_json(agent)
-
-
 @routes.post("/api/login")
 async def login(request: web.Request) -> web.Response:
     body = LoginBody.model_validate(await read_json(request))
@@ -82,7 +78,7 @@ async def login(request: web.Request) -> web.Response:
             remote_addr=request.remote,
         )
     response = web.json_response(
-        {"token": token, "expires_at": expires.isoformat(), "agent": public_profile(agent)}
+        {"token": token, "expires_at": expires.isoformat(), "agent": to_json(agent)}
     )
     response.set_cookie(
         SESSION_COOKIE,
@@ -109,4 +105,4 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/api/me")
 async def me(request: web.Request) -> web.Response:
-    return web.json_response({"agent": public_profile(await current_agent(request))})
+    return web.json_response({"agent": to_json(await current_agent(request))})

@@ -122,12 +122,13 @@ async def patch_customer(request: web.Request) -> web.Response:
             customer = await tx.customers.update(before.id, changes)
         except CustomerNotFound:
             raise ApiError(404, "not_found", f"no such customer: {customer_id}") from None
+        was = to_json(before)
         await tx.touchpoints.append(
             customer_id=customer.id,
             kind=TouchpointKind.PROFILE_CHANGE,
             actor_kind=ActorKind.AGENT,
             actor_id=str(agent.id),
-            payload={"changes": changes, "before": {k: to_json(before)[k] for k in changes}},
+            payload={"changes": changes, "before": {k: was[k] for k in changes}},
         )
         return web.json_response({"customer": await customer_view(tx, customer)})
 

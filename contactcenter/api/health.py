@@ -1,7 +1,7 @@
 """Liveness and readiness for load balancers and orchestrators.
 
 ``/healthz`` says the process answers; ``/readyz`` says it can do its job: the
-database answers within a second and every migration is applied.
+database answers within two seconds and every migration is applied.
 """
 
 from __future__ import annotations

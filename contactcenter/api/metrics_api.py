@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 import routing as r
+from contactcenter.acd.rebuild import agent_updated
 from contactcenter.api.auth import require_role
 from contactcenter.api.errors import ApiError, parse_uuid, read_json
 from contactcenter.api.keys import DB, ROUTER, SETTINGS
@@ -104,7 +105,8 @@ async def set_agent_state(request: web.Request) -> web.Response:
     except ApiError as exc:
         if exc.code != "unknown_agent":
             raise
-        await _introduce(request, agent)  # never connected since the start: tell the router who it is
+        # never connected since the start: tell the router who it is
+        await request.app[ROUTER].submit(lambda at: agent_updated(agent, at))
         await _route(request, change, supervisor)
     return web.json_response({"agent_id": str(agent_id), "state": body.state, "reason": body.reason})
 
@@ -128,10 +130,3 @@ async def _route(request: web.Request, make: Any, supervisor: Agent) -> list[obj
         raise ApiError(_ROUTING_STATUS.get(exc.code, 409), str(exc.code), exc.message) from None
     except ValueError as exc:
         raise ApiError(400, "invalid", str(exc)) from None
-
-
-async def _introduce(request: web.Request, agent: Agent) -> None:
-    capacity = {r.Channel(k): int(v) for k, v in agent.capacity.items() if k in r.Channel.__members__.values()}
-    await request.app[ROUTER].submit(lambda at: r.AgentUpdated(
-        at=at, agent_id=str(agent.id), skills={k: int(v) for k, v in agent.skills.items()},
-        capacity=capacity or None))

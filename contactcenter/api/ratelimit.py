@@ -55,12 +55,7 @@ class Limit:
         return self.count / self.per_s
 
 
-# Production defaults, per client address. Generous enough for an office of agents behind one NAT
-# reconnecting at once, and for one SMS gateway's busiest minute; tight enough that one address
-# cannot open thousands of sockets or try thousands of passwords.
-DEFAULT_CONNECTIONS = Limit(20, 1.0, burst=100)
-DEFAULT_LOGIN = Limit(5, 60.0, burst=10)
-DEFAULT_INTAKE = Limit(100, 1.0, burst=1000)
+# The production limits are the defaults of ``server.rate_limits`` in the configuration (config/schema.py).
 DEFAULT_INTAKE_PATHS = ("/sms/", "/api/interactions")
 MAX_KEYS = 50_000
 
@@ -123,9 +118,9 @@ class RateLimiter:
     def __init__(
         self,
         *,
-        connections: Limit | None = DEFAULT_CONNECTIONS,
-        login: Limit | None = DEFAULT_LOGIN,
-        intake: Limit | None = DEFAULT_INTAKE,
+        connections: Limit | None,
+        login: Limit | None,
+        intake: Limit | None,
         intake_paths: Iterable[str] = DEFAULT_INTAKE_PATHS,
         key: Callable[[web.Request], str] = remote_address,
         clock: Callable[[], float] = time.monotonic,

@@ -74,6 +74,9 @@ class RateLimit(ConfigModel):
 
 
 class RateLimits(ConfigModel):
+    # Per client address: generous enough for an office of agents behind one NAT reconnecting at once,
+    # and for one SMS gateway's busiest minute; tight enough that one address cannot open thousands of
+    # sockets or try thousands of passwords. None: not limited.
     connections: RateLimit | None = RateLimit(rate=20, per=1.0, burst=100)
     login: RateLimit | None = RateLimit(rate=5, per=60.0, burst=10)
     intake: RateLimit | None = RateLimit(rate=100, per=1.0, burst=1000)
@@ -137,36 +140,34 @@ class Skill(ConfigModel):
     label: Label | None = None
 
 
-class OfferTimeouts(ConfigModel):
+class _PerChannel(ConfigModel):
+    """One value per channel, a field named after each."""
+
+    def by_channel(self) -> dict[Channel, float]:
+        return {channel: getattr(self, channel.value) for channel in Channel}
+
+
+class OfferTimeouts(_PerChannel):
     voice: PositiveDuration = 20.0
     chat: PositiveDuration = 30.0
     sms: PositiveDuration = 60.0
     email: PositiveDuration = 120.0
 
-    def by_channel(self) -> dict[Channel, float]:
-        return {channel: getattr(self, channel.value) for channel in Channel}
 
-
-class WrapupTimes(ConfigModel):
+class WrapupTimes(_PerChannel):
     voice: NonNegativeDuration = 30.0
     chat: NonNegativeDuration = 15.0
     sms: NonNegativeDuration = 15.0
     email: NonNegativeDuration = 30.0
 
-    def by_channel(self) -> dict[Channel, float]:
-        return {channel: getattr(self, channel.value) for channel in Channel}
 
-
-class Capacities(ConfigModel):
+class Capacities(_PerChannel):
     """How many interactions of each channel an agent handles at once (0: none of that channel)."""
 
     voice: int = Field(1, ge=0, le=1)
     chat: int = Field(3, ge=0, le=50)
     sms: int = Field(3, ge=0, le=50)
     email: int = Field(5, ge=0, le=50)
-
-    def by_channel(self) -> dict[Channel, int]:
-        return {channel: getattr(self, channel.value) for channel in Channel}
 
 
 class Routing(ConfigModel):

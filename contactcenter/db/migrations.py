@@ -7,6 +7,7 @@ second finds everything applied and does nothing.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -29,8 +30,9 @@ class Migration:
     sql: str
 
 
-def available_migrations() -> list[Migration]:
-    """Every migration shipped with the package, in version order."""
+@functools.cache
+def available_migrations() -> tuple[Migration, ...]:
+    """Every migration shipped with the package, in version order (read once: /readyz asks often)."""
     found = []
     for entry in resources.files("contactcenter.db").joinpath("migrations").iterdir():
         match = _NAME.match(entry.name)
@@ -40,11 +42,7 @@ def available_migrations() -> list[Migration]:
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
         raise RuntimeError(f"duplicate migration versions: {versions}")
-    return found
-
-
-def latest_version() -> int:
-    return available_migrations()[-1].version
+    return tuple(found)
 
 
 async def applied_versions(conn: asyncpg.Connection) -> set[int]:

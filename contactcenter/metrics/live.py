@@ -128,9 +128,7 @@ class LiveMetrics:
         now = self.clock()
         if now - self._outbox_at >= OUTBOX_CACHE_S:
             async with self.db.connection() as tx:
-                rows = await tx.conn.fetch(
-                    "SELECT channel, count(*) AS n FROM outbox WHERE status = 'pending' GROUP BY 1")
-            self.outbox_pending = {row["channel"]: int(row["n"]) for row in rows}
+                self.outbox_pending = await tx.outbox.backlog()
             self._outbox_at = now
         return self.outbox_pending
 

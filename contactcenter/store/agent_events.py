@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -59,9 +58,3 @@ class AgentEventStore:
     async def oldest_seq(self, agent_id: uuid.UUID) -> int | None:
         value = await self.conn.fetchval("SELECT min(seq) FROM agent_events WHERE agent_id = $1", agent_id)
         return None if value is None else int(value)
-
-    async def prune(self, older_than: timedelta) -> int:
-        status = await self.conn.execute(
-            "DELETE FROM agent_events WHERE created_at < now() - $1", older_than
-        )
-        return int(status.split()[-1])

@@ -19,6 +19,7 @@ _COLUMNS = (
     "id, login, display_name, role, skills, capacity, sip_uri, state, state_reason, state_since, "
     "disabled, created_at, password_hash"
 )
+_A_COLUMNS = ", ".join("a." + c.strip() for c in _COLUMNS.split(","))  # joined with sessions
 
 
 def _agent(row: asyncpg.Record) -> Agent:
@@ -73,20 +74,6 @@ class AgentStore:
     async def all(self) -> list[Agent]:
         return [_agent(r) for r in await self.conn.fetch(f"SELECT {_COLUMNS} FROM agents ORDER BY login")]
 
-    async def set_state(self, agent_id: uuid.UUID, state: str, reason: str | None) -> None:
-        await self.conn.execute(
-            "UPDATE agents SET state = $2, state_reason = $3, state_since = clock_timestamp(), "
-            "updated_at = now() WHERE id = $1",
-            agent_id,
-            state,
-            reason,
-        )
-
-    async def set_password_hash(self, agent_id: uuid.UUID, password_hash: str) -> None:
-        await self.conn.execute(
-            "UPDATE agents SET password_hash = $2, updated_at = now() WHERE id = $1", agent_id, password_hash
-        )
-
     async def open_session(
         self, agent_id: uuid.UUID, *, ttl: timedelta, user_agent: str | None, remote_addr: str | None
     ) -> tuple[str, datetime]:
@@ -105,7 +92,7 @@ class AgentStore:
 
     async def agent_for_session(self, token: str) -> Agent | None:
         row = await self.conn.fetchrow(
-            f"""SELECT {', '.join('a.' + c.strip() for c in _COLUMNS.split(','))}
+            f"""SELECT {_A_COLUMNS}
                 FROM agent_sessions s JOIN agents a ON a.id = s.agent_id
                 WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT a.disabled""",
             token_hash(token),

@@ -36,6 +36,11 @@ class CustomerStore:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
+    async def _owner(self, kind: str, address: str) -> uuid.UUID | None:
+        return await self.conn.fetchval(
+            "SELECT customer_id FROM customer_identities WHERE kind = $1 AND address = $2", kind, address
+        )
+
     async def find_or_create(
         self, kind: str, address: str, *, display_name: str = "", tier: str | None = None
     ) -> tuple[Customer, bool]:
@@ -44,9 +49,7 @@ class CustomerStore:
         ``address`` must already be normalised. Must run inside a transaction.
         """
         await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{kind}:{address}")
-        owner = await self.conn.fetchval(
-            "SELECT customer_id FROM customer_identities WHERE kind = $1 AND address = $2", kind, address
-        )
+        owner = await self._owner(kind, address)
         if owner is not None:
             return await self.get(owner), False
         row = await self.conn.fetchrow(
@@ -64,9 +67,7 @@ class CustomerStore:
         return from_row(Customer, row), True
 
     async def find_by_identity(self, kind: str, address: str) -> Customer | None:
-        owner = await self.conn.fetchval(
-            "SELECT customer_id FROM customer_identities WHERE kind = $1 AND address = $2", kind, address
-        )
+        owner = await self._owner(kind, address)
         return None if owner is None else await self.get(owner)
 
     async def get(self, customer_id: uuid.UUID, *, follow_merge: bool = True) -> Customer:
@@ -114,9 +115,7 @@ class CustomerStore:
     async def add_identity(self, customer_id: uuid.UUID, kind: str, address: str) -> Identity:
         """Attach an identity; raises ``IdentityTaken`` if another customer owns it."""
         await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{kind}:{address}")
-        owner = await self.conn.fetchval(
-            "SELECT customer_id FROM customer_identities WHERE kind = $1 AND address = $2", kind, address
-        )
+        owner = await self._owner(kind, address)
         if owner is not None and owner != customer_id:
             raise IdentityTaken(owner)
         row = await self.conn.fetchrow(

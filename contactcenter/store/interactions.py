@@ -75,43 +75,20 @@ class InteractionStore:
         return from_row(Interaction, row)
 
     async def set_state(
-        self,
-        interaction_id: uuid.UUID,
-        state: InteractionState,
-        *,
-        agent_id: uuid.UUID | type[Ellipsis] | None = ...,
-        queue: str | None = None,
-        disposition: str | None = None,
+        self, interaction_id: uuid.UUID, state: InteractionState, *, agent_id: uuid.UUID | None
     ) -> Interaction:
-        """Move to ``state``, stamping its time column; optionally change agent, queue, disposition."""
-        sets = ["state = $2"]
-        args: list[Any] = [interaction_id, str(state)]
+        """Move to ``state`` with ``agent_id``, stamping the state's time column."""
         stamp = _STAMP.get(state)
-        if stamp:
-            sets.append(f"{stamp} = clock_timestamp()")
-        if agent_id is not ...:
-            args.append(agent_id)
-            sets.append(f"agent_id = ${len(args)}")
-        if queue is not None:
-            args.append(queue)
-            sets.append(f"queue = ${len(args)}")
-        if disposition is not None:
-            args.append(disposition)
-            sets.append(f"disposition = ${len(args)}")
+        stamp_set = f", {stamp} = clock_timestamp()" if stamp else ""
         row = await self.conn.fetchrow(
-            f"UPDATE interactions SET {', '.join(sets)} WHERE id = $1 RETURNING {_COLUMNS}", *args
+            f"UPDATE interactions SET state = $2, agent_id = $3{stamp_set} WHERE id = $1 RETURNING {_COLUMNS}",
+            interaction_id,
+            str(state),
+            agent_id,
         )
         if row is None:
             raise InteractionNotFound(str(interaction_id))
         return from_row(Interaction, row)
-
-    async def open_interactions(self) -> list[Interaction]:
-        """Every interaction not yet closed or abandoned, oldest arrival first (restart rebuild)."""
-        rows = await self.conn.fetch(
-            f"SELECT {_COLUMNS} FROM interactions "
-            "WHERE state IN ('queued', 'offered', 'assigned', 'wrap_up') ORDER BY arrived_at, id"
-        )
-        return [from_row(Interaction, r) for r in rows]
 
     async def agent_has_handled(self, agent_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
         """True if the agent has been offered or handled any interaction of this customer."""
@@ -136,15 +113,6 @@ class InteractionStore:
             "SELECT id, cc_summary(id) AS summary FROM unnest($1::uuid[]) AS id", interaction_ids
         )
         return {r["id"]: r["summary"] for r in rows if r["summary"] is not None}
-
-    async def open_for_thread(self, channel: str, thread_key: str) -> Interaction | None:
-        row = await self.conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM interactions WHERE channel = $1 AND thread_key = $2 "
-            "AND state IN ('queued', 'offered', 'assigned', 'wrap_up') ORDER BY created_at DESC LIMIT 1 FOR UPDATE",
-            channel,
-            thread_key,
-        )
-        return None if row is None else from_row(Interaction, row)
 
     async def open_for_customer(self, channel: str, customer_id: uuid.UUID) -> Interaction | None:
         row = await self.conn.fetchrow(

@@ -143,8 +143,6 @@ async def _fetch_sip_columns(db_url: str, login: str) -> asyncpg.Record:
 
 
 def test_the_server_runs_on_the_configured_event_loop() -> None:
-    import asyncio
-
     from contactcenter.cli import run_loop
 
     async def loop_module() -> str:

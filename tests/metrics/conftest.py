@@ -1,4 +1,4 @@
-"""Metrics fixtures: the app, settings with alerts, and a webhook receiver.
+"""Metrics fixtures: settings with alerts and a webhook receiver (the root ``client`` serves them).
 
 ``webhook`` is a real aiohttp server on a free port
 that records what is POSTed to it; it can be told to fail the first requests.
@@ -9,19 +9,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
 from contactcenter.config import Settings, validate_settings
-from contactcenter.db import Database
+from tests.conftest import TEST_CONFIG
 from tests.ui.browser import browser  # noqa: F401  (the browser fixture, for the UI test)
-
-TEST_CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "test.yaml"
 
 
 @dataclass
@@ -73,17 +70,3 @@ def metrics_config(db_url: str, webhook_url: str) -> dict[str, Any]:
 @pytest.fixture
 def settings(db_url: str, webhook: Webhook) -> Settings:
     return validate_settings(metrics_config(db_url, webhook.url), env={})
-
-
-def build_metrics_app(settings: Settings, db: Database) -> web.Application:
-    """The real app, as the composition root builds it (live metrics included)."""
-    from contactcenter.api.app import build_app
-
-    return build_app(settings, db)
-
-
-@pytest.fixture
-async def client(settings: Settings, db: Database) -> AsyncIterator[TestClient]:
-    app = build_metrics_app(settings, db)
-    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as test_client:
-        yield test_client

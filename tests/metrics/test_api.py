@@ -15,10 +15,11 @@ import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
+from contactcenter.api.app import build_app
 from contactcenter.config import Settings, validate_settings
 from contactcenter.db import Database
 from tests.agent_console import AgentConsole
-from tests.metrics.conftest import Webhook, build_metrics_app, metrics_config
+from tests.metrics.conftest import Webhook, metrics_config
 from tests.support import bearer, login, make_agent
 
 
@@ -165,7 +166,7 @@ async def test_each_queue_reports_its_own_service_level_target(db: Database, db_
     data["queues"]["support"]["service_level_target"] = 0.95
     data["queues"]["billing"] = {"channels": ["email"], "skills": {"billing": 1}}  # no key: the default 80 %
     settings = validate_settings(data, env={})
-    async with TestClient(TestServer(build_metrics_app(settings, db), host="127.0.0.1", port=0)) as client:
+    async with TestClient(TestServer(build_app(settings, db), host="127.0.0.1", port=0)) as client:
         _, boss = await _people(client, db)
         rows = (await (await client.get("/api/metrics/queues", headers=bearer(boss))).json())["queues"]
         text = await (await client.get("/metrics")).text()
@@ -306,7 +307,7 @@ async def test_today_is_seeded_from_the_store_after_a_restart(client: TestClient
     waiting = await _create(client, admin, "support", "zhao@example.cn")
     await alice.disconnect()
 
-    async with TestClient(TestServer(build_metrics_app(settings, db), host="127.0.0.1", port=0)) as second:
+    async with TestClient(TestServer(build_app(settings, db), host="127.0.0.1", port=0)) as second:
         data = await (await second.get("/api/metrics/queues", headers=bearer(boss))).json()
     sales, support = _by(data["queues"], "queue", "sales"), _by(data["queues"], "queue", "support")
     assert (sales["today"]["offered"], sales["today"]["answered"], sales["today"]["handled"]) == (1, 1, 1)
