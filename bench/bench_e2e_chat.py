@@ -68,6 +68,7 @@ from bench.load.stack import (
     raise_nofile_limit,
 )
 from bench.results_file import write_results
+from bench.stats import nearest_rank
 from contactcenter.cli import run_loop
 
 RESULTS = Path(__file__).resolve().parent / "results" / "e2e_chat.json"
@@ -122,10 +123,8 @@ def expect(conn: Connection, kind: str, timeout: float, who: str) -> Any:
 
 
 def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+    """``nearest_rank`` to two places; None with no values."""
+    return round(nearest_rank(values, q), 2) if values else None
 
 
 def split(total: int, parts: int) -> list[int]:

@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.results_file import write_results
+from harness.sipp import free_port
 
 # Third-party and project modules are imported inside the functions: the parser's worker
 # processes are spawned and re-import this module, and should stay as light as in production.
@@ -71,15 +72,9 @@ def bench_messages(count: int, senders: int = 300) -> list[bytes]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def pymap_server(tmpdir: Path) -> AsyncIterator[int]:
-    port = free_port()
+    port = free_port(socket.SOCK_STREAM)
     process = await asyncio.create_subprocess_exec(
         str(PYMAP), "--host", "127.0.0.1", "--port", str(port), "--no-tls", "dict",
         env={**os.environ, "TMPDIR": str(tmpdir)}, stdout=asyncio.subprocess.DEVNULL,

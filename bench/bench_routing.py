@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.results_file import write_results
+from bench.stats import nearest_rank
 from routing import (
     AgentStateChanged,
     AgentUpdated,
@@ -102,10 +103,6 @@ class Result:
     setup_s: float
     mix: dict[str, int]
     rounds_iterations_per_s: list[int]
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
 def run(queued: int, agents: int, iterations: int, rounds: int = 1, seed: int = 1) -> Result:
@@ -214,9 +211,9 @@ class Meter:
             queued=queued, agents=agents, iterations=iterations, calls=len(calls), decisions=self.decisions,
             seconds=round(seconds, 3), decisions_per_s=self.decisions_per_s(),
             iterations_per_s=round(iterations / seconds),
-            per_decision_p50_us=round(percentile(samples, 0.50), 2),
-            per_decision_p99_us=round(percentile(samples, 0.99), 2),
-            per_call_p50_us=round(percentile(calls, 0.50), 2), per_call_p99_us=round(percentile(calls, 0.99), 2),
+            per_decision_p50_us=round(nearest_rank(samples, 0.50), 2),
+            per_decision_p99_us=round(nearest_rank(samples, 0.99), 2),
+            per_call_p50_us=round(nearest_rank(calls, 0.50), 2), per_call_p99_us=round(nearest_rank(calls, 0.99), 2),
             setup_s=round(setup, 1), mix=dict(sorted(self.mix.items())), rounds_iterations_per_s=rounds,
         )
 

@@ -38,7 +38,9 @@ from aiohttp import web
 
 import channels.voice as voice
 from bench.bench_sip_parse import best_rate, make_endpoint_bench
+from bench.load.stack import insert_ceiling
 from bench.results_file import write_results
+from bench.stats import nearest_rank
 from contactcenter.api import app as app_module
 from contactcenter.config import load_config
 from contactcenter.db import Database
@@ -144,11 +146,10 @@ class Stack:
         config = self.folder / "bench.yaml"
         config.write_text(textwrap.dedent(CONFIG))
         settings = load_config(config, env={})
-        setups = (*app_module.CHANNEL_SETUPS, functools.partial(voice.setup, max_calls=200_000))
-        if voice.setup in app_module.CHANNEL_SETUPS:
-            setups = tuple(s if s is not voice.setup else functools.partial(voice.setup, max_calls=200_000)
-                           for s in app_module.CHANNEL_SETUPS)
-        app_module.CHANNEL_SETUPS = setups  # type: ignore[misc]
+        bigger = functools.partial(voice.setup, max_calls=200_000)  # in place of the default, or added
+        setups = app_module.CHANNEL_SETUPS
+        app_module.CHANNEL_SETUPS = (  # type: ignore[misc]
+            tuple(bigger if s is voice.setup else s for s in setups) if voice.setup in setups else (*setups, bigger))
         app = app_module.build_app(settings, self.db)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
@@ -199,8 +200,8 @@ async def step(stack: Stack, mode: str, rate: int, seconds: float, first_caller:
         "successful": successful,
         "failed": run.count("FailedCall"),
         "completed_182_per_s": round((len(stamps) - 1) / span_s, 1) if span_s else 0.0,
-        "p50_ms": _pct(rtts, 0.50),
-        "p99_ms": _pct(rtts, 0.99),
+        "p50_ms": nearest_rank(rtts, 0.50) if rtts else None,
+        "p99_ms": nearest_rank(rtts, 0.99) if rtts else None,
         "max_ms": rtts[-1] if rtts else None,
         "stored": after["interactions"] - before["interactions"],
         "distinct_call_ids": after["call_ids"] - before["call_ids"],
@@ -209,31 +210,6 @@ async def step(stack: Stack, mode: str, rate: int, seconds: float, first_caller:
         "server_cpu_share": round(cpu / wall, 2),
         "sipp_exit": run.returncode,
     }
-
-
-def _pct(values: list[float], q: float) -> float | None:
-    return values[min(len(values) - 1, int(len(values) * q))] if values else None
-
-
-async def insert_ceiling(url: str, concurrency: int, seconds: float) -> float:
-    """Single-statement INSERT commits per second over ``concurrency`` connections."""
-    conns = [await asyncpg.connect(url) for _ in range(concurrency)]
-    await conns[0].execute("CREATE TABLE IF NOT EXISTS bench_ceiling (id bigserial PRIMARY KEY, body text)")
-    done = 0
-    deadline = time.perf_counter() + seconds
-
-    async def work(conn: asyncpg.Connection) -> None:
-        nonlocal done
-        while time.perf_counter() < deadline:
-            await conn.execute("INSERT INTO bench_ceiling (body) VALUES ($1)", "x")
-            done += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(work(c) for c in conns))
-    elapsed = time.perf_counter() - started
-    for conn in conns:
-        await conn.close()
-    return done / elapsed
 
 
 async def run(quick: bool) -> dict[str, Any]:

@@ -36,6 +36,7 @@ import aiohttp
 import asyncpg
 
 from bench.results_file import write_results
+from bench.stats import nearest_rank
 from channels.sms.signatures import twilio_signature
 from contactcenter.cli import run_loop
 
@@ -155,11 +156,6 @@ async def ceiling(db_url: str, count: int) -> float:
         await pool.close()
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def measure(db_url: str, base: str, count: int, warmup: int, customers: int) -> dict[str, Any]:
     await post_all(base, signed_requests(warmup, 0, customers))
     requests = signed_requests(count, warmup, customers)
@@ -185,7 +181,7 @@ async def measure(db_url: str, base: str, count: int, warmup: int, customers: in
         "concurrency": CONCURRENCY,
         "webhooks_committed_per_s": round(rate),
         "latency_ms_p50": round(statistics.median(latencies) * 1000, 2),
-        "latency_ms_p99": round(percentile(latencies, 0.99) * 1000, 2),
+        "latency_ms_p99": round(nearest_rank(latencies, 0.99) * 1000, 2),
         "ceiling_insert_commits_per_s": round(best_ceiling),
         "ceiling_runs_per_s": [round(ceiling_before), round(ceiling_after)],
         "share_of_ceiling": round(rate / best_ceiling, 3),

@@ -13,6 +13,7 @@ from contactcenter.outbox_worker import OutboxWorker
 from contactcenter.passwords import hash_password
 from contactcenter.store import OutboxItem
 from contactcenter.store.records import Agent
+from tests.server_process import HttpClient
 
 PASSWORD = "correct horse battery staple"
 
@@ -41,7 +42,7 @@ def _cached_hash() -> str:
     return _HASH[0]
 
 
-async def login(client: TestClient, login_name: str) -> str:
+async def login(client: TestClient | HttpClient, login_name: str) -> str:
     response = await client.post("/api/login", json={"login": login_name, "password": PASSWORD})
     assert response.status == 200, await response.text()
     return (await response.json())["token"]
@@ -49,8 +50,6 @@ async def login(client: TestClient, login_name: str) -> str:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
 
 
 class Outcomes:

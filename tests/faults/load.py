@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp
 
 from tests.faults.conftest import SHOP_ORIGIN, post_sms
+from tests.server_process import HttpClient
+from tests.ws_client import AgentSocket
 
 GONE = (aiohttp.ClientError, ConnectionError, RuntimeError, TimeoutError)
 
@@ -35,42 +37,29 @@ class Progress:
             self.reached.set()
 
 
-class ConsoleClient:
+class ConsoleClient(AgentSocket):
     """An agent console that accepts every offer and checks that numbered events have no gap."""
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str, *, accept: bool = True) -> None:
-        self.session = session
-        self.base_url = base_url
-        self.token = token
+        super().__init__(HttpClient(base_url, session), token)
         self.accept = accept
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.hello: dict[str, Any] = {}
-        self.last_seq = 0
         self.offers: list[str] = []
         self.assigned: set[str] = set()
         self.statuses: list[str] = []
         self.problems: list[str] = []
         self.queues: dict[str, asyncio.Queue[dict[str, Any]]] = defaultdict(asyncio.Queue)
-        self._reader: asyncio.Task[None] | None = None
 
-    async def connect(self, *, resume: bool = False) -> dict[str, Any]:
-        path = f"/agent/ws?last_seq={self.last_seq}" if resume else "/agent/ws"
-        self.ws = await self.session.ws_connect(self.base_url + path,
-                                                headers={"Authorization": f"Bearer {self.token}"})
-        self.hello = await self.ws.receive_json(timeout=10)
-        assert self.hello["type"] == "hello", self.hello
-        if not resume:
-            self.last_seq = self.hello["seq"]
-        self._reader = asyncio.create_task(self._read())
-        return self.hello
+    @property
+    def base_url(self) -> str:
+        return self.client.base_url  # type: ignore[attr-defined,no-any-return]
+
+    @base_url.setter
+    def base_url(self, url: str) -> None:  # the server came back on another port
+        self.client.base_url = url  # type: ignore[attr-defined]
 
     async def available(self) -> None:
         await self.send("state", state="available")
         await self.next("state", lambda m: m["state"] == "available")
-
-    async def send(self, type_: str, **fields: Any) -> None:
-        assert self.ws is not None
-        await self.ws.send_json({"type": type_, **fields})
 
     async def next(self, type_: str, match: Any = None, timeout: float = 10) -> dict[str, Any]:
         """The next message of ``type_`` (matching ``match``, a predicate) not taken before."""
@@ -80,37 +69,26 @@ class ConsoleClient:
                 if match is None or match(message):
                     return message
 
-    async def _read(self) -> None:
-        assert self.ws is not None
-        async for msg in self.ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                continue
-            data = json.loads(msg.data)
-            if data.get("seq") is not None:
-                if data["seq"] != self.last_seq + 1:
-                    self.problems.append(f"seq {self.last_seq} then {data['seq']} ({data['type']})")
-                self.last_seq = max(self.last_seq, data["seq"])
-            kind = data["type"]
-            if kind == "offer":
-                interaction_id = data["interaction"]["id"]
-                self.offers.append(interaction_id)
-                if self.accept:
-                    try:
-                        await self.send("accept", interaction_id=interaction_id)
-                    except GONE:
-                        return
-            elif kind == "assigned":
-                self.assigned.add(data["interaction"]["id"])
-            elif kind == "status":
-                self.statuses.append(data["database"])
-            self.queues[kind].put_nowait(data)
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-        if self._reader is not None:
-            await self._reader
-            self._reader = None
+    async def _on_message(self, data: dict[str, Any]) -> bool:
+        if data.get("seq") is not None:
+            if data["seq"] != self.last_seq + 1:
+                self.problems.append(f"seq {self.last_seq} then {data['seq']} ({data['type']})")
+            self.last_seq = max(self.last_seq, data["seq"])
+        kind = data["type"]
+        if kind == "offer":
+            interaction_id = data["interaction"]["id"]
+            self.offers.append(interaction_id)
+            if self.accept:
+                try:
+                    await self.send("accept", interaction_id=interaction_id)
+                except GONE:
+                    return True
+        elif kind == "assigned":
+            self.assigned.add(data["interaction"]["id"])
+        elif kind == "status":
+            self.statuses.append(data["database"])
+        self.queues[kind].put_nowait(data)
+        return False
 
 
 class ChatVisitor:

@@ -14,9 +14,9 @@ import aiohttp
 from contactcenter.db import Database
 from tests.faults.conftest import count, fault_config, write_config
 from tests.faults.load import ApiCaller, ChatVisitor, ConsoleClient, Progress, SmsCustomer
-from tests.server_process import ServerProcess
+from tests.server_process import HttpClient, ServerProcess
 from tests.sms.fake_gateway import FakeGateway
-from tests.support import PASSWORD, make_agent, wait_for
+from tests.support import login, make_agent, wait_for
 
 VISITORS = 6
 PHONES = 6
@@ -24,24 +24,19 @@ PER_SOURCE = 40  # at most this many messages from each source: the load is boun
 KILL_AFTER = 120  # acknowledgements before the crash
 
 
-async def _token(session: aiohttp.ClientSession, base_url: str, login: str) -> str:
-    async with session.post(f"{base_url}/api/login", json={"login": login, "password": PASSWORD}) as response:
-        assert response.status == 200, await response.text()
-        return str((await response.json())["token"])
-
-
 async def test_sigkill_under_mixed_load_loses_and_duplicates_nothing(
     db: Database, db_url: str, provider: FakeGateway, tmp_path: Path
 ) -> None:
     await make_agent(db, "root", role="admin")
-    for login in ("alice", "bob"):
-        await make_agent(db, login, skills={"sales": 5})
+    for name in ("alice", "bob"):
+        await make_agent(db, name, skills={"sales": 5})
     server = ServerProcess(write_config(tmp_path, fault_config(provider.base_url)), db_url)
     await server.start()
     async with aiohttp.ClientSession() as session:
         url = server.url
-        admin = await _token(session, url, "root")
-        consoles = [ConsoleClient(session, url, await _token(session, url, login)) for login in ("alice", "bob")]
+        http = HttpClient(url, session)
+        admin = await login(http, "root")
+        consoles = [ConsoleClient(session, url, await login(http, name)) for name in ("alice", "bob")]
         for console in consoles:
             await console.connect()
             await console.available()

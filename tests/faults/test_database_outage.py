@@ -19,9 +19,9 @@ from contactcenter.db.embedded import EmbeddedPostgres
 from contactcenter.db.migrations import migrate
 from tests.faults.conftest import SHOP_ORIGIN, fault_config, post_sms, write_config
 from tests.faults.load import ChatVisitor, ConsoleClient, Progress, SmsCustomer
-from tests.server_process import ServerProcess
+from tests.server_process import HttpClient, ServerProcess
 from tests.sms.fake_gateway import FakeGateway
-from tests.support import PASSWORD, make_agent, wait_for
+from tests.support import bearer, login, make_agent, wait_for
 
 
 class OwnPostgres:
@@ -68,10 +68,9 @@ async def test_postgres_stopped_and_started_again(own_postgres: OwnPostgres, pro
     await server.start()
     url = server.url
     async with aiohttp.ClientSession() as session:
-        _, login = await _status(session, "POST", f"{url}/api/login", json={"login": "alice", "password": PASSWORD})
-        _, root = await _status(session, "POST", f"{url}/api/login", json={"login": "root", "password": PASSWORD})
-        admin = {"Authorization": f"Bearer {root['token']}"}
-        alice = ConsoleClient(session, url, login["token"])
+        http = HttpClient(url, session)
+        admin = bearer(await login(http, "root"))
+        alice = ConsoleClient(session, url, await login(http, "alice"))
         assert (await alice.connect())["database"] == "ok"
         await alice.available()
         visitor = ChatVisitor(session, url, "before")
