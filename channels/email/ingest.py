@@ -20,7 +20,7 @@ Per message, in UID order:
 
 One transaction per batch keeps ingestion near the database's commit rate
 rather than one fsync per message: each message goes through Intake's own
-unit of work (``Intake._store``, the one-round-trip ``cc_ingest``) inside the
+unit of work (``Intake.store_in``, the one-round-trip ``cc_ingest``) inside the
 batch's transaction, where ``Intake.receive`` would commit each on its own.
 If a batch fails for a reason other than the database being down, its
 messages are retried one per transaction, and a message that still fails is
@@ -40,6 +40,7 @@ from channels.email.model import MessageKind, ParsedEmail
 from channels.email.parser_pool import ParserPool
 from channels.email.store import AttachmentRow, EmailStore, IdRow, KnownId
 from channels.email.threading_keys import make_reference_token, strip_reply_prefixes, subject_token, thread_candidates
+from contactcenter.acd.arrival import Arrival
 from contactcenter.acd.intake import InboundMessage
 from contactcenter.channel_context import ChannelContext
 from contactcenter.config.schema_channels import Mailbox
@@ -56,14 +57,15 @@ EMAIL = str(Channel.EMAIL)
 
 @dataclass(slots=True)
 class BatchResult:
-    """What one batch did; ``route`` lists interactions to hand to the router after the commit."""
+    """What one batch did; ``route`` lists interactions to hand to the router after the commit: a new one
+    as intake's ``Arrival`` (nothing to read again), a reopened one by id."""
 
     stored: int = 0
     duplicates: int = 0
     unrouted: int = 0
     review: int = 0
     acks: int = 0
-    route: list[uuid.UUID] = field(default_factory=list)
+    route: list[Arrival | uuid.UUID] = field(default_factory=list)
     events: list[AgentEvent] = field(default_factory=list)
 
     def add(self, other: BatchResult) -> None:
@@ -249,7 +251,7 @@ class EmailIngest:
             raise RuntimeError(f"intake stored no touchpoint for {key}")
         if result.created:
             b.tokens[make_reference_token(result.interaction_id)] = result.interaction_id
-            b.result.route.append(result.interaction_id)
+            b.result.route.append(result.arrival or result.interaction_id)
             if linked is not None:
                 b.links.append((result.interaction_id, linked))
             await self._maybe_ack(b, parsed, result.interaction_id)
@@ -327,15 +329,16 @@ class EmailIngest:
             payload=scrub(payload), attributes={"email_mailbox": self.mailbox.name, "review": True})
         result = BatchResult()
         async with self.context.db.transaction() as tx:
+            store = EmailStore(tx.conn)
             stored = await self.context.intake.store_in(tx, message, result.events)
             if not stored.duplicate and stored.touchpoint_id is not None:
-                await EmailStore(tx.conn).save_raw([(stored.touchpoint_id, self.mailbox.name, uidvalidity, uid, raw)])
+                await store.save_raw([(stored.touchpoint_id, self.mailbox.name, uidvalidity, uid, raw)])
                 result.stored, result.review = 1, 1
             else:
                 result.duplicates = 1
             if stored.created:
-                result.route.append(stored.interaction_id)
-            await EmailStore(tx.conn).save_state(self.mailbox.name, uidvalidity, uid)
+                result.route.append(stored.arrival or stored.interaction_id)
+            await store.save_state(self.mailbox.name, uidvalidity, uid)
         return result
 
 

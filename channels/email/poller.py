@@ -38,6 +38,7 @@ from channels.email.imap_session import ImapError, ImapSession
 from channels.email.ingest import BatchResult, EmailIngest
 from channels.email.model import ParsedEmail
 from channels.email.store import EmailStore
+from contactcenter.acd.arrival import Arrival
 from contactcenter.acd.service import RouterService
 from contactcenter.config.schema_channels import Mailbox
 from contactcenter.db import Database, StoreError
@@ -263,11 +264,15 @@ class MailboxPoller:
             listener(self.name, fetched, result)
         return max(fetched)
 
-    async def _route(self, interactions: list[uuid.UUID]) -> None:
-        """Queue new and reopened interactions; one the router misses is queued by its rebuild."""
-        outcomes = await asyncio.gather(*(self.router.interaction_created(i) for i in interactions),
-                                        return_exceptions=True)
-        for interaction_id, outcome in zip(interactions, outcomes, strict=True):
+    async def _route(self, interactions: list[Arrival | uuid.UUID]) -> None:
+        """Queue new interactions (with intake's facts) and reopened ones (read by the router); one the router
+        misses is queued by its rebuild."""
+        outcomes = await asyncio.gather(
+            *(self.router.interaction_arrived(i) if isinstance(i, Arrival) else self.router.interaction_created(i)
+              for i in interactions),
+            return_exceptions=True)
+        for item, outcome in zip(interactions, outcomes, strict=True):
+            interaction_id = item.interaction_id if isinstance(item, Arrival) else item
             if isinstance(outcome, StoreError | r.RoutingError):
                 log.warning("email %s: interaction %s stored but not yet routed: %s", self.name, interaction_id,
                             outcome)

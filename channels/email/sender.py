@@ -53,9 +53,10 @@ class EmailSender:
             async with self.db.transaction() as tx:
                 plan = await self.builder.plan(tx, item)
                 domain = plan.mailbox.address.rpartition("@")[2]
-                message_id = await EmailStore(tx.conn).pin_message_id(item.id, make_msgid(domain=domain))
-                await EmailStore(tx.conn).remember_ids([IdRow(message_id, plan.mailbox.name, "out",
-                                                              plan.interaction_id, item.touchpoint_id, item.id)])
+                store = EmailStore(tx.conn)
+                message_id = await store.pin_message_id(item.id, make_msgid(domain=domain))
+                await store.remember_ids([IdRow(message_id, plan.mailbox.name, "out",
+                                                plan.interaction_id, item.touchpoint_id, item.id)])
         except StoreError as exc:
             raise TransientDeliveryError(f"database: {exc}") from exc
         message = self.builder.build(plan, message_id=message_id, now=self.clock())

@@ -16,12 +16,8 @@ from typing import Any
 
 import asyncpg
 
+from contactcenter.store.interactions import _COLUMNS as _INTERACTION_COLUMNS
 from contactcenter.store.records import Interaction, from_row
-
-_INTERACTION_COLUMNS = (
-    "id, channel, customer_id, queue, state, priority, subject, thread_key, agent_id, disposition, "
-    "linked_interaction_id, attributes, created_at, arrived_at, offered_at, assigned_at, ended_at, closed_at"
-)
 
 
 @dataclass(frozen=True, slots=True)

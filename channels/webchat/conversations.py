@@ -15,7 +15,8 @@ from typing import Any
 
 from contactcenter.model import ActorKind, InteractionState, TouchpointKind
 from contactcenter.store import Tx
-from contactcenter.store.records import Interaction, Touchpoint
+from contactcenter.store.interactions import _COLUMNS as INTERACTION_COLUMNS
+from contactcenter.store.records import Interaction, Touchpoint, from_row
 
 RECENT_CLOSED_S = 3600
 MAX_REPLAY = 1000  # messages sent in one welcome; a chat longer than that replays its newest part
@@ -54,19 +55,16 @@ def message_json(touchpoint: Touchpoint) -> dict[str, Any]:
     return message
 
 
-def is_customer_visible(touchpoint: Touchpoint) -> bool:
-    return touchpoint.kind in _MESSAGE_KINDS and touchpoint.actor_kind in (ActorKind.AGENT, ActorKind.CUSTOMER)
-
-
 async def latest(tx: Tx, thread_key: str, *, now: datetime | None = None) -> Interaction | None:
     """The visitor's current conversation: open, or closed less than ``RECENT_CLOSED_S`` ago."""
-    interaction_id = await tx.conn.fetchval(
-        "SELECT id FROM interactions WHERE channel = 'chat' AND thread_key = $1 ORDER BY created_at DESC LIMIT 1",
+    row = await tx.conn.fetchrow(
+        f"SELECT {INTERACTION_COLUMNS} FROM interactions WHERE channel = 'chat' AND thread_key = $1 "
+        "ORDER BY created_at DESC LIMIT 1",
         thread_key,
     )
-    if interaction_id is None:
+    if row is None:
         return None
-    interaction = await tx.interactions.get(interaction_id)
+    interaction = from_row(Interaction, row)
     finished = interaction.closed_at
     if finished is not None and finished < (now or datetime.now(UTC)) - timedelta(seconds=RECENT_CLOSED_S):
         return None

@@ -142,6 +142,7 @@ class _CountingDb:
 
     def __init__(self) -> None:
         self.queries = 0
+        self.asked = asyncio.Event()  # the query has been sent
         self.release = asyncio.Event()
         self.fail = False
 
@@ -155,6 +156,7 @@ class _CountingDb:
 
     async def fetch(self, query: str) -> list[dict[str, Any]]:
         self.queries += 1
+        self.asked.set()
         await self.release.wait()
         if self.fail:
             raise RuntimeError("database down")
@@ -168,7 +170,8 @@ async def test_availability_is_asked_once_for_many_hellos_and_reused_for_a_while
     availability = Availability(settings, db)  # type: ignore[arg-type]
     widget = settings.channels.webchat.widgets[0]
     storm = [asyncio.create_task(availability.status(widget, "sales")) for _ in range(20)]
-    await asyncio.sleep(0)
+    async with asyncio.timeout(5):
+        await db.asked.wait()
     storm[0].cancel()  # one visitor leaves while the question is out: the others still get the answer
     db.release.set()
     results = await asyncio.gather(*storm, return_exceptions=True)
