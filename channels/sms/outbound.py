@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from channels.sms.gateways import Gateway
-from channels.sms.signatures import webhook_signature
 from contactcenter.config.schema_channels import TwilioGateway
+from contactcenter.webhook_signatures import webhook_signature
 
 _RETRYABLE_4XX = frozenset({408, 425, 429})
 

@@ -69,21 +69,6 @@ def valid_twilio_signature(
     return any(matches)
 
 
-def webhook_signature(secret: str, body: bytes) -> str:
-    """The ``X-Signature`` header value for ``body``: ``sha256=<hex>``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def valid_webhook_signature(secret: str, body: bytes, header: str | None) -> bool:
-    if not header:
-        return False
-    scheme, _, given = header.strip().partition("=")
-    if scheme.lower() != "sha256":
-        return False
-    expected = webhook_signature(secret, body).partition("=")[2]
-    return hmac.compare_digest(expected.encode(), given.lower().encode())
-
-
 def signed_url(public_url: str | None, *, scheme: str, host: str, raw_path: str) -> str:
     """The URL a gateway signed: the configured public URL when there is one, else what we received.
 

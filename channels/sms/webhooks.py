@@ -19,11 +19,12 @@ from channels.sms.inbound import InboundOutcome, SmsInbound
 from channels.sms.parse import SmsInputError, form_pairs, twilio_inbound, twilio_status, webhook_inbound, webhook_status
 from channels.sms.receipts import ReceiptRecorder
 from channels.sms.segments import count_segments
-from channels.sms.signatures import signed_url, valid_twilio_signature, valid_webhook_signature
+from channels.sms.signatures import signed_url, valid_twilio_signature
 from contactcenter.api.auth import current_agent
 from contactcenter.api.errors import ApiError
 from contactcenter.config import Settings
 from contactcenter.config.schema_channels import TwilioGateway
+from contactcenter.webhook_signatures import valid_webhook_signature
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,6 @@ anything else retries.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from typing import Any
 
@@ -26,8 +24,8 @@ from contactcenter.api.errors import ApiError
 from contactcenter.channel_context import ChannelContext
 from contactcenter.config.schema_channels import Sip
 from contactcenter.model import ActorKind
+from contactcenter.webhook_signatures import SIGNATURE_HEADER, valid_webhook_signature
 
-SIGNATURE_HEADER = "X-Signature"
 _REFUSED_STATUS = {"bad_call_event": 400, "unknown_interaction": 404, "not_a_call": 409, "bad_state": 409}
 
 
@@ -46,11 +44,6 @@ class CallEventBody(BaseModel):
         return self
 
 
-def signature(secret: str, body: bytes) -> str:
-    """The header value a gateway sends for ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def events_handler(context: ChannelContext, sip: Sip, store: VoiceStore) -> web.RequestHandler:
     secrets = {g.name: g.secret for g in sip.gateways}
 
@@ -62,7 +55,7 @@ def events_handler(context: ChannelContext, sip: Sip, store: VoiceStore) -> web.
         body = await request.read()
         given = request.headers.get(SIGNATURE_HEADER, "")
         # a gateway without a secret cannot sign, so nothing it sends is accepted
-        if secret is None or not hmac.compare_digest(given.encode(), signature(secret, body).encode()):
+        if secret is None or not valid_webhook_signature(secret, body, given):
             raise ApiError(403, "bad_signature", f"missing or wrong {SIGNATURE_HEADER}")
         event = CallEventBody.model_validate_json(body)
         iid = event.interaction_id

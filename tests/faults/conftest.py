@@ -21,10 +21,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 import channels.sms as sms
-from channels.sms.signatures import webhook_signature
 from contactcenter.api.ratelimit import RateLimiter
 from contactcenter.config import Settings, validate_settings
 from contactcenter.db import Database
+from contactcenter.webhook_signatures import webhook_signature
 from tests.sms.fake_gateway import FakeGateway
 
 REPO = Path(__file__).resolve().parents[2]

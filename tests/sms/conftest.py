@@ -19,9 +19,10 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 import channels.sms as sms
-from channels.sms.signatures import twilio_signature, webhook_signature
+from channels.sms.signatures import twilio_signature
 from contactcenter.config import Settings, parse_config
 from contactcenter.db import Database
+from contactcenter.webhook_signatures import webhook_signature
 from tests.agent_console import AgentConsole
 from tests.sms.fake_gateway import FakeGateway
 from tests.support import Outcomes, login, make_agent

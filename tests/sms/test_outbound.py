@@ -7,8 +7,8 @@ import json
 from urllib.parse import parse_qsl
 
 from channels.sms.outbound import Accepted, Refused, build_request, interpret, status_url
-from channels.sms.signatures import valid_webhook_signature
 from contactcenter.config.schema_channels import TwilioGateway, WebhookGateway
+from contactcenter.webhook_signatures import valid_webhook_signature
 
 TWILIO = TwilioGateway.model_validate({
     "name": "tw", "type": "twilio", "account_sid": "AC1", "auth_token": "tok", "api_base": "http://fake:1",

@@ -7,9 +7,8 @@ from channels.sms.signatures import (
     twilio_signature,
     url_variants,
     valid_twilio_signature,
-    valid_webhook_signature,
-    webhook_signature,
 )
+from contactcenter.webhook_signatures import valid_webhook_signature, webhook_signature
 
 # The example in Twilio's documentation of request validation.
 EXAMPLE_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"

@@ -9,8 +9,8 @@ import uuid
 from aiohttp.test_utils import TestClient
 
 from channels.sms import SMS_CHANNEL
-from channels.sms.signatures import valid_webhook_signature
 from contactcenter.db import Database
+from contactcenter.webhook_signatures import valid_webhook_signature
 from tests.agent_console import AgentConsole
 from tests.sms.conftest import (
     HELP_TEXT,

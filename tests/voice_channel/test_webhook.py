@@ -11,8 +11,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from channels.voice import VoiceChannel
-from channels.voice.webhook import signature
 from contactcenter.db import Database
+from contactcenter.webhook_signatures import webhook_signature
 from harness.sipp import run_sipp
 from tests.agent_console import AgentConsole
 from tests.voice_channel.conftest import HOOK_SECRET
@@ -41,7 +41,8 @@ async def _connected_call(
 async def _post(client: TestClient, gateway: str, payload: dict[str, Any], secret: str = HOOK_SECRET) -> Any:
     body = json.dumps(payload).encode()
     return await client.post(f"/voice/{gateway}/events", data=body,
-                             headers={"X-Signature": signature(secret, body), "Content-Type": "application/json"})
+                             headers={"X-Signature": webhook_signature(secret, body),
+                                      "Content-Type": "application/json"})
 
 
 async def test_signed_events_are_recorded_and_ended_starts_wrap_up(
