@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 
@@ -72,3 +74,22 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float, wha
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(every)
+
+
+def absolute_imports(path: Path) -> list[tuple[str, int]]:
+    """(module, line) of every absolute import in the file at ``path``: the layering tests read these.
+
+    Parsed, not imported, so a forbidden import is found even in code no test runs.
+    """
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            found.append((node.module or "", node.lineno))
+    return found
+
+
+def imported_names(path: Path) -> list[str]:
+    """The modules the file at ``path`` imports absolutely (see ``absolute_imports``)."""
+    return [name for name, _ in absolute_imports(path)]

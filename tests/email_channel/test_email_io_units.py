@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from channels.email.parse import parse_message
 from channels.email.sender import classify_smtp_error
 from contactcenter.outbox_worker import PermanentDeliveryError, TransientDeliveryError
 from tests.email.corpus_gen import load
+from tests.support import imported_names
 
 ROOT = Path(__file__).resolve().parents[2] / "channels" / "email"
 PURE = {"imap_protocol.py", "envelope.py"}
@@ -105,20 +105,10 @@ def test_smtp_answers_decide_retry_or_failure() -> None:
     assert isinstance(classify_smtp_error(deferred), TransientDeliveryError)
 
 
-def _imports(path: Path) -> list[str]:
-    names = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and not node.level:
-            names.append(node.module or "")
-    return names
-
-
 def test_no_other_channel_is_imported_and_pure_helpers_do_no_io() -> None:
-    other = [(p.name, n) for p in ROOT.glob("*.py") for n in _imports(p)
+    other = [(p.name, n) for p in ROOT.glob("*.py") for n in imported_names(p)
              if n.startswith("channels.") and not n.startswith("channels.email")]
     assert not other
-    impure = [(p.name, n) for p in ROOT.glob("*.py") if p.name in PURE for n in _imports(p)
+    impure = [(p.name, n) for p in ROOT.glob("*.py") if p.name in PURE for n in imported_names(p)
               if any(n == m or n.startswith(m + ".") for m in IO_MODULES)]
     assert not impure

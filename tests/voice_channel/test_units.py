@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from channels.voice.numbering import ANONYMOUS_HOST, caller_of, db_key, db_text,
 from channels.voice.sip import Ha1, make_authorization
 from channels.voice.sip.digest import make_challenge, verify
 from contactcenter.model import IdentityKind
+from tests.support import imported_names
 
 VOICE = Path(__file__).resolve().parents[2] / "channels" / "voice"
 NUMBERS = {"+864008001234": "sales", "+8613800138000": "vip"}
@@ -68,22 +68,12 @@ def test_a_stored_ha1_verifies_like_the_password() -> None:
     assert verify(wrong, "REGISTER", {"bob": ha1}.get, "cc.test", secret, 1001.0).reason == "wrong password"
 
 
-def _imports(path: Path) -> list[str]:
-    names: list[str] = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and not node.level:
-            names.append(node.module or "")
-    return names
-
-
 def test_the_channel_imports_no_other_channel_and_stays_small() -> None:
     modules = sorted(VOICE.glob("*.py"))
     assert len(modules) >= 8
     for path in modules:
-        other = [n for n in _imports(path) if n.startswith("channels.") and not n.startswith("channels.voice")]
+        other = [n for n in imported_names(path) if n.startswith("channels.") and not n.startswith("channels.voice")]
         assert not other, (path.name, other)
         assert len(path.read_text().splitlines()) <= 400, path.name
-    numbering = _imports(VOICE / "numbering.py")
+    numbering = imported_names(VOICE / "numbering.py")
     assert not [n for n in numbering if n.split(".")[0] in {"asyncio", "asyncpg", "aiohttp", "socket", "time"}]
