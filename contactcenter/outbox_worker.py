@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -154,17 +155,27 @@ async def record_delivery(tx: Tx, item: OutboxItem, status: str, *, error: str |
     """A delivery_status touchpoint for ``item``; failures are sent to the interaction's agent."""
     if item.interaction_id is None:
         return []
-    interaction = await tx.interactions.get(item.interaction_id)
-    payload = {"touchpoint_id": item.touchpoint_id, "outbox_id": item.id, "status": status, **(details or {})}
+    return await record_delivery_status(tx, item.interaction_id, touchpoint_id=item.touchpoint_id,
+                                        outbox_id=item.id, status=status, error=error, details=details,
+                                        tell_agent=status != "sent")
+
+
+async def record_delivery_status(tx: Tx, interaction_id: uuid.UUID, *, touchpoint_id: int | None,
+                                 outbox_id: int | None, status: str, error: str | None = None,
+                                 details: dict[str, object] | None = None, tell_agent: bool) -> list:
+    """What became of an outbound message: a delivery_status touchpoint, and if ``tell_agent``, a
+    ``delivery`` event for the agent holding the interaction. Senders and gateway receipts share it."""
+    interaction = await tx.interactions.get(interaction_id)
+    payload = {"touchpoint_id": touchpoint_id, "outbox_id": outbox_id, "status": status, **(details or {})}
     if error:
         payload["error"] = error
     touchpoint = await tx.touchpoints.append(
         customer_id=interaction.customer_id, interaction_id=interaction.id, kind=TouchpointKind.DELIVERY_STATUS,
         channel=interaction.channel, actor_kind=ActorKind.SYSTEM, payload=payload,
     )
-    if status == "sent" or interaction.agent_id is None:
+    if not tell_agent or interaction.agent_id is None:
         return []
     event = await tx.agent_events.append(interaction.agent_id, "delivery", {
-        "interaction_id": str(interaction.id), "touchpoint_id": item.touchpoint_id, "status": status,
+        "interaction_id": str(interaction.id), "touchpoint_id": touchpoint_id, "status": status,
         "error": error, "status_touchpoint_id": touchpoint.id})
     return [event]

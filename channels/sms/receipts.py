@@ -12,7 +12,7 @@ from channels.sms.parse import StatusReport
 from channels.sms.store import SmsStore
 from contactcenter.acd.feed import AgentFeed
 from contactcenter.db import Database
-from contactcenter.model import ActorKind, TouchpointKind
+from contactcenter.outbox_worker import record_delivery_status
 from contactcenter.store import AgentEvent, Tx
 
 DEDUPE_CHANNEL = "sms_status"
@@ -43,24 +43,13 @@ class ReceiptRecorder:
             await store.set_status(gateway, report.provider_id, report.status)
         if ref.interaction_id is None:  # an automatic reply outside any conversation: nothing to show on
             return True
-        interaction = await tx.interactions.get(ref.interaction_id)
-        error = report.error_text()
-        payload: dict[str, object] = {
-            "touchpoint_id": ref.touchpoint_id, "outbox_id": ref.outbox_id, "status": report.status,
-            "provider_id": report.provider_id, "source": "gateway",
-        }
+        details: dict[str, object] = {"provider_id": report.provider_id, "source": "gateway"}
         if ref.message is not None:
-            payload.update(segments=ref.message.segments, encoding=ref.message.encoding)
+            details.update(segments=ref.message.segments, encoding=ref.message.encoding)
         if report.error_code is not None:
-            payload["error_code"] = report.error_code
-        if error is not None:
-            payload["error"] = error
-        touchpoint = await tx.touchpoints.append(
-            customer_id=interaction.customer_id, interaction_id=interaction.id,
-            kind=TouchpointKind.DELIVERY_STATUS, channel=interaction.channel, actor_kind=ActorKind.SYSTEM,
-            payload=payload)
-        if report.failed and interaction.agent_id is not None:
-            events.append(await tx.agent_events.append(interaction.agent_id, "delivery", {
-                "interaction_id": str(interaction.id), "touchpoint_id": ref.touchpoint_id,
-                "status": report.status, "error": error, "status_touchpoint_id": touchpoint.id}))
+            details["error_code"] = report.error_code
+        # the agent hears of failures only: "delivered" and the like are just history
+        events += await record_delivery_status(
+            tx, ref.interaction_id, touchpoint_id=ref.touchpoint_id, outbox_id=ref.outbox_id, status=report.status,
+            error=report.error_text(), details=details, tell_agent=report.failed)
         return True
