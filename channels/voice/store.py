@@ -13,10 +13,10 @@ from typing import Any
 
 from channels.voice.numbering import db_key
 from channels.voice.sip import Ha1
+from contactcenter.acd.call_events import append_call_event
 from contactcenter.db import Database
 from contactcenter.model import ActorKind, TouchpointKind
 from contactcenter.store import AgentEvent, Tx
-from contactcenter.store.records import Touchpoint, to_json
 
 CALL_KEY_PREFIX = "sip:"  # interactions.thread_key and inbound_dedupe.external_id of a call: "sip:" + Call-ID
 CALLBACK_KEY_PREFIX = "callback:"
@@ -127,15 +127,8 @@ class VoiceStore:
         the router and ``record_call_event`` take them in.
         """
         interaction = await tx.interactions.get(interaction_id, for_update=True)
-        touchpoint: Touchpoint = await tx.touchpoints.append(
-            customer_id=interaction.customer_id, interaction_id=interaction.id, kind=TouchpointKind.CALL_EVENT,
-            channel="voice", actor_kind=actor_kind, actor_id=None, payload={"event": event, **details},
-        )
-        if not notify_agent or interaction.agent_id is None:
-            return None
-        return await tx.agent_events.append(
-            interaction.agent_id, "message", {"interaction_id": str(interaction.id), "touchpoint": to_json(touchpoint)}
-        )
+        return await append_call_event(tx, interaction, event, actor_kind=actor_kind, actor_id=None, details=details,
+                                       notify_agent=notify_agent)
 
     async def close_calls_lost_in_restart(self) -> tuple[int, list[AgentEvent]]:
         """Abandon (reason ``restart``) every call still waiting in a queue from a previous run.

@@ -15,8 +15,8 @@ from contactcenter.acd.feed import AgentFeed
 from contactcenter.acd.service import RouterService
 from contactcenter.db import Database
 from contactcenter.model import ActorKind, InteractionState, TouchpointKind
-from contactcenter.store import InteractionNotFound
-from contactcenter.store.records import to_json
+from contactcenter.store import AgentEvent, InteractionNotFound, Tx
+from contactcenter.store.records import Interaction, to_json
 
 CallEventName = Literal["answered", "held", "resumed", "transferred", "ended"]
 CALL_EVENTS: frozenset[str] = frozenset({"answered", "held", "resumed", "transferred", "ended"})
@@ -54,16 +54,31 @@ async def record_call_event(
             raise CallEventRefused("bad_state", f"the call is {interaction.state}, not connected to an agent")
         if agent_id is not None and interaction.agent_id != agent_id:
             raise CallEventRefused("not_assigned", "this call is not assigned to you")
-        touchpoint = await tx.touchpoints.append(
-            customer_id=interaction.customer_id, interaction_id=interaction.id, kind=TouchpointKind.CALL_EVENT,
-            channel="voice", actor_kind=actor_kind, actor_id=actor_id, payload={"event": event, **details},
-        )
-        events = []
-        if interaction.agent_id is not None:
-            events.append(await tx.agent_events.append(
-                interaction.agent_id, "message", {"interaction_id": str(interaction.id),
-                                                  "touchpoint": to_json(touchpoint)}))
-    feed.publish(events)
+        notice = await append_call_event(tx, interaction, event, actor_kind=actor_kind, actor_id=actor_id,
+                                         details=details)
+    feed.publish([] if notice is None else [notice])
     if event == "ended" and interaction.state == InteractionState.ASSIGNED:
         await router.submit(lambda at: r.InteractionEnded(at=at, interaction_id=str(interaction_id)),
                             actor=actor_id if actor_kind == ActorKind.AGENT else None)
+
+
+async def append_call_event(
+    tx: Tx,
+    interaction: Interaction,
+    event: str,
+    *,
+    actor_kind: ActorKind,
+    actor_id: str | None,
+    details: dict[str, Any],
+    notify_agent: bool = True,
+) -> AgentEvent | None:
+    """Write a ``call_event`` touchpoint (the caller has locked ``interaction``) and, with ``notify_agent``,
+    the holder's console event; the one writer for the console's, the PBX's and the SIP endpoint's events."""
+    touchpoint = await tx.touchpoints.append(
+        customer_id=interaction.customer_id, interaction_id=interaction.id, kind=TouchpointKind.CALL_EVENT,
+        channel="voice", actor_kind=actor_kind, actor_id=actor_id, payload={"event": event, **details},
+    )
+    if not notify_agent or interaction.agent_id is None:
+        return None
+    return await tx.agent_events.append(
+        interaction.agent_id, "message", {"interaction_id": str(interaction.id), "touchpoint": to_json(touchpoint)})
