@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from bench.load.stack import migrate_database
 from bench.results_file import write_results
 from harness.sipp import free_port
 
@@ -189,7 +190,6 @@ async def run(count: int, parse_workers: int, ceiling_rows: int, rounds: int, in
     import asyncpg
 
     from contactcenter.db.embedded import EmbeddedPostgres
-    from contactcenter.db.migrations import migrate
 
     messages = bench_messages(count)
     with tempfile.TemporaryDirectory(prefix="bench-email-") as tmp:
@@ -207,11 +207,7 @@ async def run(count: int, parse_workers: int, ceiling_rows: int, rounds: int, in
                 await admin.execute(f"CREATE DATABASE bench_{number}")
                 await admin.close()
                 url = urlunsplit(urlsplit(root_url)._replace(path=f"/bench_{number}"))
-                conn = await asyncpg.connect(url)
-                try:
-                    await migrate(conn)
-                finally:
-                    await conn.close()
+                await migrate_database(url)
                 ceiling = await commit_ceiling(url, ceiling_rows)
                 async with pymap_server(base) as port:
                     append_s = await append_all(port, messages)

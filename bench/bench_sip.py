@@ -33,19 +33,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 
 import channels.voice as voice
 from bench.bench_sip_parse import best_rate, make_endpoint_bench
-from bench.load.stack import insert_ceiling
+from bench.load.stack import insert_ceiling, migrate_database
 from bench.results_file import write_results
 from bench.stats import nearest_rank
 from contactcenter.api import app as app_module
 from contactcenter.config import load_config
 from contactcenter.db import Database
 from contactcenter.db.embedded import EmbeddedPostgres
-from contactcenter.db.migrations import migrate
 from harness.sipp import SippRun, run_sipp, sipp_available
 
 RESULTS = Path(__file__).parent / "results" / "sip.json"
@@ -137,11 +135,7 @@ class Stack:
     async def start(self) -> None:
         os.environ.setdefault("XDG_RUNTIME_DIR", str(self.folder / "pg" / ".pgruntime"))
         self.url = await asyncio.to_thread(self.pg.start)
-        conn = await asyncpg.connect(self.url)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
+        await migrate_database(self.url)
         self.db = await Database.connect(self.url, min_size=2, max_size=POOL_SIZE)
         config = self.folder / "bench.yaml"
         config.write_text(textwrap.dedent(CONFIG))

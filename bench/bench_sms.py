@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 import aiohttp
 import asyncpg
 
+from bench.load.stack import migrate_database
 from bench.results_file import write_results
 from bench.stats import nearest_rank
 from channels.sms.signatures import twilio_signature
@@ -196,7 +197,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     count, warmup, customers = (1_000, 200, 200) if args.quick else (8_000, 500, 1_000)
 
     from contactcenter.db.embedded import EmbeddedPostgres
-    from contactcenter.db.migrations import migrate
 
     with tempfile.TemporaryDirectory(prefix="bench-sms-") as tmp:
         os.environ["XDG_RUNTIME_DIR"] = str(Path(tmp) / "pg" / ".pgruntime")
@@ -206,14 +206,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         child = None
         parent_end, child_end = multiprocessing.get_context("spawn").Pipe()
         try:
-            async def prepare() -> None:
-                conn = await asyncpg.connect(db_url)
-                try:
-                    await migrate(conn)
-                finally:
-                    await conn.close()
-
-            asyncio.run(prepare())
+            asyncio.run(migrate_database(db_url))
             child = multiprocessing.get_context("spawn").Process(
                 target=serve, args=(settings_yaml(db_url), child_end), daemon=True)
             child.start()

@@ -132,7 +132,7 @@ class BenchStack:
             pg.stop()
             self.url = pg.start()
             asyncio.run(self._sql("CREATE EXTENSION pg_stat_statements"))
-        asyncio.run(self._migrate())
+        asyncio.run(migrate_database(self.url))
         return self.url
 
     async def _sql(self, statement: str) -> None:
@@ -144,16 +144,6 @@ class BenchStack:
         finally:
             await conn.close()
 
-    async def _migrate(self) -> None:
-        import asyncpg
-
-        from contactcenter.db.migrations import migrate
-
-        conn = await asyncpg.connect(self.url)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
 
     def postgres_processes(self) -> list[psutil.Process]:
         """The postmaster and its live backends (for CPU accounting)."""
@@ -298,3 +288,15 @@ async def insert_ceiling(url: str, concurrency: int, seconds: float) -> float:
         for conn in conns:
             await conn.close()
 
+
+async def migrate_database(url: str) -> None:
+    """Bring the database at ``url`` to the current schema over one connection (every benchmark's set-up)."""
+    import asyncpg
+
+    from contactcenter.db.migrations import migrate
+
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
