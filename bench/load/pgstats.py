@@ -35,7 +35,7 @@ async def commits(url: str) -> int:
 
 
 async def statements(url: str, reset: bool) -> list[dict[str, Any]]:
-    """Reset ``pg_stat_statements``, or read its 25 most frequent statements (needs ``statement_stats``)."""
+    """Reset ``pg_stat_statements``, or read the 25 statements that took the most time (needs ``statement_stats``)."""
     conn = await asyncpg.connect(url)
     try:
         if reset:
@@ -45,7 +45,7 @@ async def statements(url: str, reset: bool) -> list[dict[str, Any]]:
             """SELECT calls, total_exec_time, regexp_replace(query, '\\s+', ' ', 'g') AS query
                FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                  AND query NOT LIKE '%pg_stat_activity%' -- the sampler's, not the server's
-               ORDER BY calls DESC LIMIT 25""")
+               ORDER BY total_exec_time DESC LIMIT 25""")
         return [dict(r) for r in rows]
     finally:
         await conn.close()

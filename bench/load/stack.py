@@ -129,6 +129,8 @@ class BenchStack:
         self.url = pg.start()
         if statement_stats:
             asyncio.run(self._sql("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"))
+            # 'all': the statements inside the plpgsql functions too, where the server's work is.
+            asyncio.run(self._sql("ALTER SYSTEM SET pg_stat_statements.track = 'all'"))
             pg.stop()
             self.url = pg.start()
             asyncio.run(self._sql("CREATE EXTENSION pg_stat_statements"))
