@@ -140,6 +140,12 @@ def e2e_chat_rows(data: dict[str, Any], quick: bool) -> list[Row]:
         Row("e2e_chat", "conversations / commit ceiling", r["share_of_ceiling"] * 100, "%",
             target=f"≥ {targets['share_of_ceiling']:.0%}",
             passed=at_least(r["share_of_ceiling"], targets["share_of_ceiling"])),
+        *([Row("e2e_chat", "new chat conversations vs transport floor", r["conversations_per_s"], "/s",
+               ceiling=r["transport_floor"]["conversations_per_s"],
+               ceiling_name="transport floor, no DB, no routing",
+               note=("the floor itself is below the target"
+                     if r["transport_floor"]["conversations_per_s"] < targets["conversations_per_s"] else ""))]
+          if "transport_floor" in r else []),
         Row("e2e_chat", "message → offer p99", offer["p99"], "ms",
             target=f"≤ {targets['p99_message_to_offer_ms']:g} ms",
             passed=at_most(offer["p99"], targets["p99_message_to_offer_ms"]), note=f"p50 {offer['p50']} ms"),

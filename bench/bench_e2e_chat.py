@@ -57,6 +57,7 @@ import asyncpg
 import psutil
 
 from bench.load.clients import agent_process, customer_process
+from bench.load.floor_server import FloorServer
 from bench.load.pgstats import ActivitySampler, commits, max_connections, statements
 from bench.load.stack import (
     BenchStack,
@@ -150,6 +151,69 @@ async def settle(url: str, timeout: float) -> dict[str, int]:
         await conn.close()
 
 
+class Load:
+    """The load processes: one of agent consoles, ``plan.procs`` of customers, warmed up on entry.
+
+    ``measure`` runs the measured phase; ``stop_agents`` ends the consoles and
+    returns what they saw. Used against the real server and the floor server
+    alike, so both see the same clients.
+    """
+
+    def __init__(self, base_url: str, tokens: list[str], plan: Plan) -> None:
+        self.base_url, self.tokens, self.plan = base_url, tokens, plan
+        self.children: list[multiprocessing.process.BaseProcess] = []
+        self.ends: list[Connection] = []
+        self.warm: list[dict[str, Any]] = []
+
+    def __enter__(self) -> Load:
+        spawn = multiprocessing.get_context("spawn")
+        try:
+            self.agent_end, child_end = spawn.Pipe()
+            self._start(spawn.Process(target=agent_process, args=(self.base_url, self.tokens, child_end), daemon=True))
+            expect(self.agent_end, "ready", 90, "the agent process")
+            plan = self.plan
+            for i, (concurrency, warmup, count) in enumerate(zip(split(plan.concurrency, plan.procs),
+                                                                 split(plan.warmup, plan.procs),
+                                                                 split(plan.conversations, plan.procs), strict=True)):
+                end, child_end = spawn.Pipe()
+                self._start(spawn.Process(target=customer_process, daemon=True, args=(
+                    self.base_url, ORIGIN, WIDGET, i, concurrency, warmup, count, CONVERSATION_TIMEOUT_S,
+                    child_end)))
+                self.ends.append(end)
+            self.warm = [expect(end, "warm", 120, f"customer process {i}") for i, end in enumerate(self.ends)]
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _start(self, child: multiprocessing.process.BaseProcess) -> None:
+        self.children.append(child)
+        child.start()
+
+    def processes(self) -> list[psutil.Process]:
+        return [psutil.Process(c.pid) for c in self.children if c.pid is not None]
+
+    def measure(self, groups: dict[str, list[psutil.Process]]) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        """Every customer process's measured phase, and the cores each group used meanwhile."""
+        before = Usage.now(groups)
+        for end in self.ends:
+            end.send("go")
+        limit = 60 + CONVERSATION_TIMEOUT_S + self.plan.conversations / 20
+        phases = [expect(end, "done", limit, f"customer process {i}") for i, end in enumerate(self.ends)]
+        return phases, Usage.now(groups).cores_since(before)
+
+    def stop_agents(self) -> dict[str, Any]:
+        self.agent_end.send("stop")
+        return expect(self.agent_end, "done", 60, "the agent process")
+
+    def __exit__(self, *exc: object) -> None:
+        for child in self.children:
+            child.join(10)
+            if child.is_alive():
+                child.terminate()
+                child.join(10)
+
+
 def run(stack: BenchStack, plan: Plan) -> dict[str, Any]:
     load_at_start = round(os.getloadavg()[0], 2)
     url = stack.start_database(statement_stats=plan.statements)
@@ -158,52 +222,26 @@ def run(stack: BenchStack, plan: Plan) -> dict[str, Any]:
     ceiling_before = run_loop(insert_ceiling(url, ceiling_conns, plan.ceiling_s), "uvloop")
     stack.start_server()
     server = stack.server_process
-    spawn = multiprocessing.get_context("spawn")
-    children: list[multiprocessing.process.BaseProcess] = []
-    try:
-        agent_end, child_end = spawn.Pipe()
-        children.append(spawn.Process(target=agent_process, args=(stack.base_url, tokens, child_end), daemon=True))
-        children[-1].start()
-        expect(agent_end, "ready", 90, "the agent process")
-        ends = []
-        for i, (concurrency, warmup, count) in enumerate(zip(split(plan.concurrency, plan.procs),
-                                                             split(plan.warmup, plan.procs),
-                                                             split(plan.conversations, plan.procs), strict=True)):
-            end, child_end = spawn.Pipe()
-            children.append(spawn.Process(target=customer_process, daemon=True, args=(
-                stack.base_url, ORIGIN, WIDGET, i, concurrency, warmup, count, CONVERSATION_TIMEOUT_S, child_end)))
-            children[-1].start()
-            ends.append(end)
-        warm = [expect(end, "warm", 120, f"customer process {i}") for i, end in enumerate(ends)]
-        groups = {"server": [server], "postgres": stack.postgres_processes(),
-                  "load_generator": [psutil.Process(c.pid) for c in children if c.pid is not None]}
+    with Load(stack.base_url, tokens, plan) as load:
+        groups = {"server": [server], "postgres": stack.postgres_processes(), "load_generator": load.processes()}
         rss_before = server.memory_info().rss
         commits_before = asyncio.run(commits(url))
         if plan.statements:
             asyncio.run(statements(url, reset=True))
-        before = Usage.now(groups)
         with ActivitySampler(url) as activity:
-            for end in ends:
-                end.send("go")
-            limit = 60 + CONVERSATION_TIMEOUT_S + plan.conversations / 20
-            phases = [expect(end, "done", limit, f"customer process {i}") for i, end in enumerate(ends)]
-            cores = Usage.now(groups).cores_since(before)
+            phases, cores = load.measure(groups)
         commits_after = asyncio.run(commits(url))
         top_statements = asyncio.run(statements(url, reset=False)) if plan.statements else []
         rss_after = server.memory_info().rss
         database = asyncio.run(settle(url, 30))
-        agent_end.send("stop")
-        tally = expect(agent_end, "done", 60, "the agent process")
-    finally:
-        for child in children:
-            child.join(10)
-            if child.is_alive():
-                child.terminate()
-                child.join(10)
+        tally = load.stop_agents()
     ceiling_after = run_loop(insert_ceiling(url, ceiling_conns, plan.ceiling_s), "uvloop")
     warnings = stack.log_lines_matching(" WARNING ", " ERROR ")
-    return summarise(plan, phases, warm, tally, {
+    stack.stop_server()
+    floor = transport_floor(plan)
+    return summarise(plan, phases, load.warm, tally, {
         "ceiling_runs_per_s": [round(ceiling_before), round(ceiling_after)], "ceiling_connections": ceiling_conns,
+        "transport_floor": floor,
         "cpu_cores": cores,
         "server_rss_mib": {"before": round(rss_before / 2**20, 1), "after": round(rss_after / 2**20, 1)},
         "database": database, "server_log_warnings_and_errors": warnings,
@@ -215,6 +253,23 @@ def run(stack: BenchStack, plan: Plan) -> dict[str, Any]:
         "top_statements": [{"per_conversation": round(s["calls"] / plan.conversations, 2),
                             "ms_per_call": round(s["total_exec_time"] / max(1, s["calls"]), 3),
                             "query": s["query"][:300]} for s in top_statements]})
+
+
+def transport_floor(plan: Plan) -> dict[str, Any]:
+    """The same load against ``bench.load.floor_server``: the protocols alone, nothing stored or routed.
+
+    Conversations per second there are the most any server speaking these
+    websocket exchanges can reach on this machine beside this load generator.
+    """
+    with FloorServer() as floor, Load(floor.base_url, [f"floor-{n}" for n in range(plan.agents)], plan) as load:
+        phases, cores = load.measure({"server": [floor.process], "load_generator": load.processes()})
+        tally = load.stop_agents()
+    seconds = max(p["finished"] for p in phases) - min(p["started"] for p in phases)
+    completed = sum(len(p["done_at"]) for p in phases)
+    return {"conversations_per_s": round(completed / seconds, 1), "completed": completed,
+            "failed": sum(p["failed"] for p in phases) + tally["counts"].get("errors", 0),
+            "cpu_cores": cores,
+            "cpu_ms_per_conversation": {k: round(v * seconds * 1000 / max(1, completed), 2) for k, v in cores.items()}}
 
 
 def summarise(plan: Plan, phases: list[dict[str, Any]], warm: list[dict[str, Any]], tally: dict[str, Any],
@@ -232,6 +287,7 @@ def summarise(plan: Plan, phases: list[dict[str, Any]], warm: list[dict[str, Any
     to_reply = [s * 1000 for p in phases for s in p["reply_s"]]
     rate = completed / (finished - started)
     ceiling = max(measured["ceiling_runs_per_s"])
+    floor = measured["transport_floor"]["conversations_per_s"]
     results = {
         "conversations": plan.conversations,
         "completed": completed,
@@ -249,6 +305,7 @@ def summarise(plan: Plan, phases: list[dict[str, Any]], warm: list[dict[str, Any
                                     for k, v in measured["cpu_cores"].items()},
         "ceiling_insert_commits_per_s": ceiling,
         "share_of_ceiling": round(rate / ceiling, 3) if ceiling else None,
+        "share_of_transport_floor": round(rate / floor, 3) if floor else None,
         **measured,
         "agent_messages": tally["counts"],
         "load_generator_loop_lag_ms": {"agents": tally["loop_lag_ms"],
@@ -282,6 +339,10 @@ def print_report(report: dict[str, Any]) -> None:
         ("ceiling: raw asyncpg INSERT commits", f"{r['ceiling_insert_commits_per_s']:,}/s",
          f"runs {r['ceiling_runs_per_s']} at {r['ceiling_connections']} connections"),
         ("conversations / ceiling", f"{r['share_of_ceiling']:.1%}", f"target ≥ {TARGETS['share_of_ceiling']:.0%}"),
+        ("ceiling: transport floor", f"{r['transport_floor']['conversations_per_s']:,.0f}/s",
+         "same clients, a server that only answers the frames; CPU ms per conversation: " + ", ".join(
+             f"{k} {v}" for k, v in r["transport_floor"]["cpu_ms_per_conversation"].items())),
+        ("conversations / transport floor", f"{r['share_of_transport_floor']:.1%}", ""),
         ("CPU cores used", ", ".join(f"{k} {v}" for k, v in r["cpu_cores"].items()),
          "CPU ms per conversation: " + ", ".join(f"{k} {v}" for k, v in r["cpu_ms_per_conversation"].items())
          + f"; {r['db_commits_per_conversation']} commits per conversation"),
