@@ -37,6 +37,7 @@ from contactcenter.config.routing_bridge import to_routing_config
 from contactcenter.config.schema import RateLimit
 from contactcenter.db import Database
 from contactcenter.db.health import DatabaseHealth
+from contactcenter.db.retention import Retention
 from contactcenter.hub.actions import AgentActions
 from contactcenter.hub.agent_ws import AgentHub
 from contactcenter.hub.presence import Presence
@@ -114,6 +115,8 @@ def build_app(settings: Settings, db: Database) -> web.Application:
     for setup in CHANNEL_SETUPS:
         setup(app, context)
     app.cleanup_ctx.append(db_health.running)
+    retention = settings.database.retention
+    app.cleanup_ctx.append(Retention(db, agent_events_s=retention.agent_events, every_s=retention.every).running)
     app.cleanup_ctx.append(metrics_context)  # seeds today's counts; the routing rebuild then restores live state
     app.cleanup_ctx.append(_routing)
     app.on_shutdown.append(_close_sockets)

@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, model_validator
 
-from contactcenter.config.durations import NonNegativeDuration, PositiveDuration, format_duration
+from contactcenter.config.durations import NonNegativeDuration, PositiveDuration, format_duration, parse_duration
 from contactcenter.config.fields import (
     NO_REPEATS,
     ConfigModel,
@@ -113,6 +113,15 @@ def _check_postgres_url(value: str) -> str:
     return value
 
 
+class Retention(ConfigModel):
+    """How long rows that are only kept for a while stay (see ``contactcenter.db.retention``)."""
+
+    # Console events serve resuming after a disconnect; an hour is the least that still covers
+    # a console left closed over a break. The protocol promises a day by default.
+    agent_events: Annotated[float, BeforeValidator(parse_duration), Field(ge=3600)] = 24 * 3600.0
+    every: PositiveDuration = 600.0
+
+
 class Database(ConfigModel):
     """``url`` None means: the loader's ``DATABASE_URL``, else the embedded server in ``data_dir``."""
 
@@ -120,6 +129,7 @@ class Database(ConfigModel):
     data_dir: Path = Path("var/pgdata")
     pool_min_size: int = Field(2, ge=0)
     pool_max_size: int = Field(10, ge=1)
+    retention: Retention = Retention()
 
     @model_validator(mode="after")
     def _pool_fits(self) -> Database:
