@@ -17,7 +17,7 @@ from contactcenter.api.auth import current_agent, require_role
 from contactcenter.api.errors import ApiError, parse_uuid, read_json
 from contactcenter.api.keys import DB, SETTINGS
 from contactcenter.identity import normalise, parse_identity
-from contactcenter.model import STANDARD_TIER, ActorKind, Role, TouchpointKind
+from contactcenter.model import ActorKind, Role, TouchpointKind
 from contactcenter.store import BadCursor, CustomerNotFound, IdentityTaken, Tx
 from contactcenter.store.records import Customer, to_json
 
@@ -46,15 +46,12 @@ class MergeBody(BaseModel):
 
 
 def tier_weight(request: web.Request, tier: str) -> float:
-    tiers = request.app[SETTINGS].tiers
-    if tier == STANDARD_TIER:
-        return 0.0
-    spec = tiers.get(tier)
-    return float(spec.weight) if spec is not None else 0.0
+    """The tier's weight as routing sees it; a tier no longer in the file weighs nothing."""
+    return request.app[SETTINGS].tier_weights().get(tier, 0.0)
 
 
 def check_tier(request: web.Request, tier: str) -> None:
-    known = [STANDARD_TIER, *request.app[SETTINGS].tiers]
+    known = list(request.app[SETTINGS].tier_weights())
     if tier not in known:
         raise ApiError(400, "unknown_tier", f"unknown tier {tier!r}; known: {', '.join(known)}")
 

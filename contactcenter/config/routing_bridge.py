@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from contactcenter.config.schema import Queue, Settings
-from contactcenter.model import STANDARD_TIER
 
 if TYPE_CHECKING:
     import routing
@@ -28,8 +27,7 @@ def to_routing_config(settings: Settings) -> routing.RoutingConfig:
     """
     from routing import Channel, RoutingConfig
 
-    tier_weights = {STANDARD_TIER: 0.0}
-    tier_weights.update({name: float(tier.weight) for name, tier in settings.tiers.items()})
+    tier_weights = settings.tier_weights()
     per_channel = settings.routing
     return RoutingConfig(
         queues={name: _queue_spec(name, queue) for name, queue in settings.queues.items()},

@@ -33,7 +33,7 @@ from contactcenter.config.fields import (
 )
 from contactcenter.config.problems import KeyPath, RuleViolations
 from contactcenter.config.schema_channels import Channels
-from contactcenter.model import Channel
+from contactcenter.model import STANDARD_TIER, Channel
 
 __all__ = [
     "DEFAULT_SERVICE_LEVEL_TARGET",
@@ -293,6 +293,13 @@ class Settings(ConfigModel):
     def source_file(self) -> Path | None:
         """The absolute path of the file this was loaded from; None when built from text or a dict."""
         return self._source_file
+
+    def tier_weights(self) -> dict[str, float]:
+        """Every tier's weight: the implicit ``standard`` tier (0 unless the file sets it) and the file's.
+
+        Routing orders by it and a customer merge keeps the heavier tier: both read it here.
+        """
+        return {STANDARD_TIER: 0.0, **{name: float(tier.weight) for name, tier in self.tiers.items()}}
 
     def summary(self) -> str:
         """One line for ``config check``: what is configured, so a typo'd but valid file still stands out."""

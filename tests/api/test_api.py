@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
+from contactcenter.config import Settings
+from contactcenter.config.schema import Tier
 from contactcenter.db import Database
 from contactcenter.model import ActorKind, TouchpointKind
 from tests.support import PASSWORD, bearer, login, make_agent
@@ -142,3 +144,24 @@ async def test_supervisor_finds_patches_and_merges(client: TestClient, db: Datab
     assert (await by_phone.json())["customer"]["id"] == email_customer
     old = await client.get(f"/api/customers/{phone_customer.id}", headers=headers)
     assert (await old.json())["customer"]["id"] == email_customer
+
+
+async def test_a_merge_keeps_the_tier_routing_weighs_more_even_when_standard_is_weighted(
+        settings: Settings, db: Database) -> None:
+    """A file may weigh ``standard`` above a named tier; the merge must judge tiers as routing does."""
+    from contactcenter.api.app import build_app
+    from contactcenter.config.routing_bridge import to_routing_config
+
+    tiers = {"standard": Tier(weight=15), "silver": Tier(weight=10)}
+    weighted = settings.model_copy(update={"tiers": tiers})
+    assert to_routing_config(weighted).tier_weights["standard"] > to_routing_config(weighted).tier_weights["silver"]
+    async with db.transaction() as tx:
+        plain, _ = await tx.customers.find_or_create("email", "plain@shop.cn")
+        silver, _ = await tx.customers.find_or_create("email", "silver@shop.cn")
+        await tx.conn.execute("UPDATE customers SET tier = 'silver' WHERE id = $1", silver.id)
+    await make_agent(db, "boss", role="supervisor")
+    async with TestClient(TestServer(build_app(weighted, db), host="127.0.0.1", port=0)) as client:
+        merged = await client.post(f"/api/customers/{silver.id}/merge", json={"customer_id": str(plain.id)},
+                                   headers=bearer(await login(client, "boss")))
+        assert merged.status == 200, await merged.text()
+        assert (await merged.json())["customer"]["tier"] == "standard"
