@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.load.stack import migrate_database
+from bench.load.stack import BenchDatabase, migrate_database
 from bench.results_file import write_results
 from harness.sipp import free_port
 
@@ -189,16 +189,11 @@ async def run(count: int, parse_workers: int, ceiling_rows: int, rounds: int, in
     """
     import asyncpg
 
-    from contactcenter.db.embedded import EmbeddedPostgres
-
     messages = bench_messages(count)
     with tempfile.TemporaryDirectory(prefix="bench-email-") as tmp:
         base = Path(tmp)
-        (base / "pg").mkdir()
-        os.environ["XDG_RUNTIME_DIR"] = str(base / "pg" / ".pgruntime")
-        (base / "pg" / ".pgruntime").mkdir(mode=0o700)
-        server = EmbeddedPostgres(base / "pg" / "data")
-        root_url = await asyncio.to_thread(server.start)
+        database = BenchDatabase(base)
+        root_url = await asyncio.to_thread(database.start)
         results = []
         try:
             plan = [parse_workers] * rounds + ([0] if inline_round and parse_workers else [])
@@ -217,7 +212,7 @@ async def run(count: int, parse_workers: int, ceiling_rows: int, rounds: int, in
                 result["share_of_ceiling"] = round(result["emails_per_s"] / ceiling, 3)
                 results.append(result)
         finally:
-            await asyncio.to_thread(server.stop)
+            await asyncio.to_thread(database.stop)
     best = max((r for r in results if r["parse_workers"] == parse_workers), key=lambda r: r["emails_per_s"])
     return {"best": {**best, "bytes_mean": round(sum(map(len, messages)) / len(messages))}, "rounds": results}
 

@@ -37,13 +37,12 @@ from aiohttp import web
 
 import channels.voice as voice
 from bench.bench_sip_parse import best_rate, make_endpoint_bench
-from bench.load.stack import insert_ceiling, migrate_database
+from bench.load.stack import BenchDatabase, insert_ceiling, migrate_database
 from bench.results_file import write_results
 from bench.stats import nearest_rank
 from contactcenter.api import app as app_module
 from contactcenter.config import load_config
 from contactcenter.db import Database
-from contactcenter.db.embedded import EmbeddedPostgres
 from harness.sipp import SippRun, run_sipp, sipp_available
 
 RESULTS = Path(__file__).parent / "results" / "sip.json"
@@ -126,15 +125,14 @@ class Stack:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.pg = EmbeddedPostgres(folder / "pg" / "data")
+        self.database = BenchDatabase(folder)
         self.url = ""
         self.db: Database | None = None
         self.runner: web.AppRunner | None = None
         self.channel: voice.VoiceChannel | None = None
 
     async def start(self) -> None:
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.folder / "pg" / ".pgruntime"))
-        self.url = await asyncio.to_thread(self.pg.start)
+        self.url = await asyncio.to_thread(self.database.start)
         await migrate_database(self.url)
         self.db = await Database.connect(self.url, min_size=2, max_size=POOL_SIZE)
         config = self.folder / "bench.yaml"
@@ -155,7 +153,7 @@ class Stack:
             await self.runner.cleanup()
         if self.db is not None:
             await self.db.close()
-        await asyncio.to_thread(self.pg.stop)
+        await asyncio.to_thread(self.database.stop)
 
     async def counts(self) -> dict[str, int]:
         assert self.db is not None

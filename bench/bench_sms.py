@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 import aiohttp
 import asyncpg
 
-from bench.load.stack import migrate_database
+from bench.load.stack import BenchDatabase, migrate_database
 from bench.results_file import write_results
 from bench.stats import nearest_rank
 from channels.sms.signatures import twilio_signature
@@ -196,13 +196,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     count, warmup, customers = (1_000, 200, 200) if args.quick else (8_000, 500, 1_000)
 
-    from contactcenter.db.embedded import EmbeddedPostgres
-
-    with tempfile.TemporaryDirectory(prefix="bench-sms-") as tmp:
-        os.environ["XDG_RUNTIME_DIR"] = str(Path(tmp) / "pg" / ".pgruntime")
-        (Path(tmp) / "pg" / ".pgruntime").mkdir(parents=True, mode=0o700)
-        server = EmbeddedPostgres(Path(tmp) / "pg" / "data")
-        db_url = server.start()
+    with tempfile.TemporaryDirectory(prefix="bench-sms-") as tmp, BenchDatabase(Path(tmp)) as database:
+        db_url = database.start()
         child = None
         parent_end, child_end = multiprocessing.get_context("spawn").Pipe()
         try:
@@ -220,7 +215,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 child.join(30)
                 if child.is_alive():
                     child.terminate()
-            server.stop()
 
     results.update(mode="quick" if args.quick else "full", python=platform.python_version(),
                    machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",

@@ -26,8 +26,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import psutil
+
+if TYPE_CHECKING:
+    from contactcenter.db.embedded import EmbeddedPostgres
 
 REPO = Path(__file__).resolve().parents[2]
 _LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
@@ -96,6 +100,69 @@ class Usage:
         return {name: round((self.cpu[name] - earlier.cpu.get(name, 0.0)) / wall, 2) for name in self.cpu}
 
 
+class BenchDatabase:
+    """The embedded PostgreSQL a benchmark runs on: data in ``folder/pg/data``, stopped by ``stop`` or on exit.
+
+    One copy of the start-up every benchmark needs: the wheel locks under
+    ``$XDG_RUNTIME_DIR``, so that is pointed at a private folder beside the data,
+    not the machine's shared one. ``start`` and ``stop`` block (about a second
+    each): async callers run them with ``asyncio.to_thread``. Migrating is left
+    to the caller (``migrate_database``) because not every benchmark migrates
+    the server's default database (``bench_email`` makes one per round).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.data_dir = folder / "pg" / "data"
+        self._pg: EmbeddedPostgres | None = None
+
+    def start(self, *, statement_stats: bool = False) -> str:
+        """Initialise and start the server; return its URL.
+
+        ``statement_stats`` loads ``pg_stat_statements`` (one restart): which
+        statements the server runs, and how often, per unit of work.
+        """
+        from contactcenter.db.embedded import EmbeddedPostgres
+
+        assert self._pg is None, "already started"
+        runtime = self.data_dir.parent / ".pgruntime"
+        runtime.mkdir(parents=True, mode=0o700, exist_ok=True)
+        # Assigned, not setdefault (as EmbeddedPostgres does): a session's own XDG_RUNTIME_DIR
+        # would otherwise win. The wheel reads it when first imported, inside pg.start().
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+        pg = self._pg = EmbeddedPostgres(self.data_dir)
+        url = pg.start()
+        if statement_stats:
+            asyncio.run(_execute(url, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"))
+            # 'all': the statements inside the plpgsql functions too, where the server's work is.
+            asyncio.run(_execute(url, "ALTER SYSTEM SET pg_stat_statements.track = 'all'"))
+            pg.stop()
+            url = pg.start()
+            asyncio.run(_execute(url, "CREATE EXTENSION pg_stat_statements"))
+        return url
+
+    def stop(self) -> None:
+        """Fast shutdown; safe to call twice and after a failed start."""
+        pg, self._pg = self._pg, None
+        if pg is not None:
+            pg.stop()
+
+    def __enter__(self) -> BenchDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+async def _execute(url: str, statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
 class BenchStack:
     """An embedded PostgreSQL under ``folder`` and the server as a child process, torn down by ``close``."""
 
@@ -107,7 +174,7 @@ class BenchStack:
         self.log_path = folder / "server.log"
         self.url = ""
         self.port = 0
-        self._pg: object | None = None
+        self.database = BenchDatabase(folder)
         self._server: subprocess.Popen[bytes] | None = None
 
     # -- PostgreSQL ----------------------------------------------------------------------------
@@ -115,41 +182,15 @@ class BenchStack:
     def start_database(self, *, statement_stats: bool = False) -> str:
         """Start the embedded PostgreSQL (blocking, ~1 s) and apply the migrations; return its URL.
 
-        ``statement_stats`` loads ``pg_stat_statements`` (one restart): which
-        statements the server runs, and how often, per unit of work.
+        ``statement_stats``: see ``BenchDatabase.start``.
         """
-        from contactcenter.db.embedded import EmbeddedPostgres
-
-        runtime = self.folder / "pg" / ".pgruntime"
-        runtime.mkdir(parents=True, mode=0o700)
-        # The wheel locks under $XDG_RUNTIME_DIR: a private one, not the machine's shared folder.
-        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-        pg = EmbeddedPostgres(self.folder / "pg" / "data")
-        self._pg = pg
-        self.url = pg.start()
-        if statement_stats:
-            asyncio.run(self._sql("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"))
-            # 'all': the statements inside the plpgsql functions too, where the server's work is.
-            asyncio.run(self._sql("ALTER SYSTEM SET pg_stat_statements.track = 'all'"))
-            pg.stop()
-            self.url = pg.start()
-            asyncio.run(self._sql("CREATE EXTENSION pg_stat_statements"))
+        self.url = self.database.start(statement_stats=statement_stats)
         asyncio.run(migrate_database(self.url))
         return self.url
 
-    async def _sql(self, statement: str) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(self.url)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-
     def postgres_processes(self) -> list[psutil.Process]:
         """The postmaster and its live backends (for CPU accounting)."""
-        pid_file = self.folder / "pg" / "data" / "postmaster.pid"
+        pid_file = self.database.data_dir / "postmaster.pid"
         try:
             postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
             return [postmaster, *postmaster.children(recursive=True)]
@@ -222,9 +263,7 @@ class BenchStack:
         try:
             self.stop_server()
         finally:
-            pg, self._pg = self._pg, None
-            if pg is not None:
-                pg.stop()  # type: ignore[attr-defined]
+            self.database.stop()
 
     def __enter__(self) -> BenchStack:
         return self
