@@ -2,14 +2,16 @@
 
 A background task reads the socket and hands each text message, decoded, to
 ``_on_message``; by default it is recorded in ``received`` and ``expect`` waits
-(with a timeout, never a sleep) for the next one of a type. ``AgentSocket``
-adds the agent console's hello and ``seq`` resumption.
+(with a timeout, never a sleep) for the next one of a type, ``expect_where`` for
+the next one a predicate accepts. ``AgentSocket`` adds the agent console's hello
+and ``seq`` resumption.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import aiohttp
@@ -54,15 +56,26 @@ class WsClient:
         assert self.ws is not None
         await self.ws.send_json({"type": type_, **fields})
 
-    async def expect(self, type_: str, timeout: float = 10, **match: Any) -> dict[str, Any]:
-        """The next message of ``type_`` (others before it are kept in ``received``)."""
+    async def expect_where(self, predicate: Callable[[dict[str, Any]], bool],
+                           timeout: float = 10) -> dict[str, Any]:
+        """The next message ``predicate`` accepts (others before it are kept in ``received``)."""
         async with asyncio.timeout(timeout):
             while True:
                 message = await self._inbox.get()
-                if message["type"] == type_ and all(message.get(k) == v for k, v in match.items()):
+                if predicate(message):
                     return message
-                if message["type"] == "error" and type_ != "error":
-                    raise AssertionError(f"server refused: {message}")
+
+    async def expect(self, type_: str, timeout: float = 10, **match: Any) -> dict[str, Any]:
+        """The next message of ``type_`` with the ``match`` fields; an ``error`` instead fails at once."""
+
+        def wanted(message: dict[str, Any]) -> bool:
+            if message["type"] == type_ and all(message.get(k) == v for k, v in match.items()):
+                return True
+            if message["type"] == "error" and type_ != "error":
+                raise AssertionError(f"server refused: {message}")
+            return False
+
+        return await self.expect_where(wanted, timeout)
 
     async def close(self) -> None:
         if self.ws is not None:

@@ -17,7 +17,6 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 import channels.sms as sms
@@ -76,13 +75,8 @@ class StagedGateway(FakeGateway):
         self._runner = None
 
     async def come_back(self) -> None:
-        port = int(self.base_url.rsplit(":", 1)[1])
-        app = web.Application()
-        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._twilio)
-        app.router.add_post("/send", self._webhook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        """Listen again on the port the app was configured with."""
+        await self.start(port=int(self.base_url.rsplit(":", 1)[1]))
 
 
 @pytest.fixture

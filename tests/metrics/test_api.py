@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -21,6 +18,7 @@ from contactcenter.db import Database
 from tests.agent_console import AgentConsole
 from tests.metrics.conftest import Webhook, metrics_config
 from tests.support import bearer, login, make_agent
+from tests.ws_client import WsClient
 
 
 async def _create(client: TestClient, admin: str, queue: str, email: str, channel: str = "chat") -> str:
@@ -64,29 +62,18 @@ def _by(rows: list[dict[str, Any]], key: str, value: str) -> dict[str, Any]:
     return next(row for row in rows if row[key] == value)
 
 
-class SupervisorSocket:
-    """The supervisor websocket, read in the background; ``expect`` waits for a matching message."""
+class SupervisorSocket(WsClient):
+    """The supervisor websocket, read in the background; tests wait on it with ``expect_where``."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.reader = asyncio.create_task(self._read())
+    async def connect(self, token: str) -> None:
+        await self._open("/supervisor/ws", bearer(token))
+        self._start_reading()
 
-    async def _read(self) -> None:
-        async for message in self.ws:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                await self.inbox.put(json.loads(message.data))
 
-    async def expect(self, match: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
-            while True:
-                message = await self.inbox.get()
-                if match(message):
-                    return message
-
-    async def close(self) -> None:
-        await self.ws.close()
-        await self.reader
+async def _supervisor(client: TestClient, token: str) -> SupervisorSocket:
+    ws = SupervisorSocket(client)
+    await ws.connect(token)
+    return ws
 
 
 def _waiting(queue: str, n: int) -> Callable[[dict[str, Any]], bool]:
@@ -181,16 +168,16 @@ async def test_each_queue_reports_its_own_service_level_target(db: Database, db_
 async def test_supervisor_socket_pushes_changes(client: TestClient, db: Database) -> None:
     """Snapshot on connect, then an update soon after an interaction arrives; agents and strangers are refused."""
     admin, boss = await _people(client, db)
-    ws = SupervisorSocket(await client.ws_connect("/supervisor/ws", headers=bearer(boss)))
-    snapshot = await ws.expect(lambda m: True)
+    ws = await _supervisor(client, boss)
+    snapshot = await ws.expect_where(lambda m: True)
     assert snapshot["type"] == "snapshot" and _by(snapshot["queues"], "queue", "support")["waiting"] == 0
     assert snapshot["alerts"] == [] and isinstance(snapshot["history"], list)
 
     interaction = await _create(client, admin, "support", "zhao@example.cn")
-    update = await ws.expect(_waiting("support", 1), timeout=5)
+    update = await ws.expect_where(_waiting("support", 1), timeout=5)
     assert [w["id"] for w in update["waiting"]] == [interaction]
-    await ws.ws.send_json({"type": "ping"})
-    await ws.expect(lambda m: m["type"] == "pong")
+    await ws.send("ping")
+    await ws.expect_where(lambda m: m["type"] == "pong")
     await ws.close()
 
     await make_agent(db, "carol")
@@ -207,24 +194,24 @@ async def test_alerts_reach_the_socket_and_the_webhook_once(client: TestClient, 
     """Two waiting in sales (limit 1) raises one alert, retried past a failing receiver; moving one clears it."""
     webhook.fail_first = 1
     admin, boss = await _people(client, db)
-    ws = SupervisorSocket(await client.ws_connect("/supervisor/ws", headers=bearer(boss)))
+    ws = await _supervisor(client, boss)
     await _create(client, admin, "sales", "one@example.cn")
     second = await _create(client, admin, "sales", "two@example.cn")
-    raised = await ws.expect(lambda m: m["type"] == "alert")
+    raised = await ws.expect_where(lambda m: m["type"] == "alert")
     assert {k: raised["alert"][k] for k in ("id", "kind", "queue", "status", "value", "threshold")} == {
         "id": "waiting:sales", "kind": "waiting", "queue": "sales", "status": "raised", "value": 2, "threshold": 1}
     posted = await webhook.next()
     assert (posted["id"], posted["status"]) == ("waiting:sales", "raised")
     assert webhook.requests == 2  # the first attempt got a 503 and was retried
-    update = await ws.expect(lambda m: m["type"] == "update" and m["alerts"])
+    update = await ws.expect_where(lambda m: m["type"] == "update" and m["alerts"])
     assert [a["id"] for a in update["alerts"]] == ["waiting:sales"]
 
     moved = await client.post(f"/api/interactions/{second}/move", json={"queue": "support"}, headers=bearer(boss))
     assert moved.status == 200, await moved.text()
-    cleared = await ws.expect(lambda m: m["type"] == "alert")
+    cleared = await ws.expect_where(lambda m: m["type"] == "alert")
     assert (cleared["alert"]["id"], cleared["alert"]["status"]) == ("waiting:sales", "cleared")
     assert (await webhook.next())["status"] == "cleared"
-    await ws.expect(lambda m: m["type"] == "update" and not m["alerts"])
+    await ws.expect_where(lambda m: m["type"] == "update" and not m["alerts"])
     assert [a["status"] for a in webhook.received] == ["raised", "cleared"]  # once each
     await ws.close()
 
