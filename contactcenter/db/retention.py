@@ -82,6 +82,9 @@ class Retention:
             except StoreError as exc:  # the database is down or busy: the next round catches up
                 log.warning("retention: pruning skipped: %s", exc)
                 continue
+            except Exception:  # a bug must not end pruning for the life of the process
+                log.exception("retention: pruning failed")
+                continue
             if deleted and any(deleted.values()):
                 log.info("retention: deleted %s", ", ".join(f"{n} {table}" for table, n in deleted.items()))
 
