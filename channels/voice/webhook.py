@@ -1,12 +1,15 @@
 """``POST /voice/{gateway}/events``: the PBX or carrier reports what happened to a call after the redirect.
 
-The body is JSON ``{call_id | interaction_id, event, talk_time_s?, target?}``
-signed with the gateway's ``secret``: ``X-Signature: sha256=<hex HMAC-SHA256
-of the raw body>``, compared in constant time before the body is parsed.
-The event goes through the same ``record_call_event`` as the console's
-softphone buttons; ``ended`` ends the interaction (wrap-up follows). The
-answer is 200 only after that has committed, so a gateway that sees
-anything else retries.
+The body is JSON ``{call_id | interaction_id, event, event_id?, talk_time_s?,
+target?}`` signed with the gateway's ``secret``: ``X-Signature: sha256=<hex
+HMAC-SHA256 of the raw body>``, compared in constant time before the body is
+parsed. The event goes through the same ``record_call_event`` as the
+console's softphone buttons; ``ended`` ends the interaction (wrap-up follows).
+The answer is 200 only after that has committed, so a gateway that sees
+anything else retries. ``event_id``, the gateway's own id for the event, is a
+dedupe key: a retry after a lost answer, or a captured request sent again, is
+answered 200 with ``duplicate: true`` and records nothing. Without it each
+delivery is recorded.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class CallEventBody(BaseModel):
     call_id: str | None = Field(default=None, min_length=1, max_length=300)
     interaction_id: uuid.UUID | None = None
     event: str = Field(min_length=1, max_length=40)
+    event_id: str | None = Field(default=None, min_length=1, max_length=200)
     talk_time_s: float | None = Field(default=None, ge=0, le=7 * 86400)
     target: str | None = Field(default=None, max_length=200)
 
@@ -67,13 +71,18 @@ def events_handler(context: ChannelContext, sip: Sip, store: VoiceStore) -> web.
         details: dict[str, Any] = {"gateway": name}
         details.update((k, v) for k, v in (("talk_time_s", event.talk_time_s), ("target", event.target),
                                            ("call_id", event.call_id)) if v is not None)
+        if event.event_id is not None:
+            details["event_id"] = event.event_id
         try:
-            await record_call_event(context.db, context.feed, context.router, iid, event.event,
-                                    actor_kind=ActorKind.SYSTEM, actor_id=f"gateway:{name}", details=details)
+            recorded = await record_call_event(
+                context.db, context.feed, context.router, iid, event.event, actor_kind=ActorKind.SYSTEM,
+                actor_id=f"gateway:{name}", details=details,
+                dedupe_key=None if event.event_id is None else f"{name}:{event.event_id}")
         except CallEventRefused as exc:
             raise ApiError(_REFUSED_STATUS.get(exc.code, 409), exc.code, str(exc)) from None
         except r.RoutingError as exc:  # "ended" for a call the router no longer holds: recorded, not applied
             raise ApiError(409, "bad_state", str(exc)) from None
-        return web.json_response({"ok": True, "interaction_id": str(iid), "event": event.event})
+        return web.json_response({"ok": True, "interaction_id": str(iid), "event": event.event,
+                                  "duplicate": not recorded})
 
     return handle

@@ -20,6 +20,7 @@ from contactcenter.store.records import Interaction, to_json
 
 CallEventName = Literal["answered", "held", "resumed", "transferred", "ended"]
 CALL_EVENTS: frozenset[str] = frozenset({"answered", "held", "resumed", "transferred", "ended"})
+DEDUPE_CHANNEL = "call_event"  # the inbound_dedupe namespace of the gateways' event ids
 
 
 class CallEventRefused(Exception):
@@ -39,11 +40,20 @@ async def record_call_event(
     actor_id: str | None,
     details: dict[str, Any],
     agent_id: uuid.UUID | None = None,
-) -> None:
-    """Record one call event; ``agent_id`` (from the console) must hold the call."""
+    dedupe_key: str | None = None,
+) -> bool:
+    """Record one call event; ``agent_id`` (from the console) must hold the call.
+
+    ``dedupe_key`` (a gateway's id for the event) makes a redelivery a no-op:
+    False is returned and nothing is written. It is claimed before the state
+    checks, so a retry of an ``ended`` that went through is not refused because
+    the call has since moved on; a refused event rolls its claim back.
+    """
     if event not in CALL_EVENTS:
         raise CallEventRefused("bad_call_event", f"unknown call event {event!r}; use one of {sorted(CALL_EVENTS)}")
     async with db.transaction() as tx:
+        if dedupe_key is not None and not await tx.dedupe.claim(DEDUPE_CHANNEL, dedupe_key):
+            return False
         try:
             interaction = await tx.interactions.get(interaction_id, for_update=True)
         except InteractionNotFound:
@@ -60,6 +70,7 @@ async def record_call_event(
     if event == "ended" and interaction.state == InteractionState.ASSIGNED:
         await router.submit(lambda at: r.InteractionEnded(at=at, interaction_id=str(interaction_id)),
                             actor=actor_id if actor_kind == ActorKind.AGENT else None)
+    return True
 
 
 async def append_call_event(

@@ -89,3 +89,29 @@ async def test_bad_signatures_and_bad_bodies_are_refused(client: TestClient, db:
     assert (await _post(client, "carrier", {"call_id": "x", "event": "dance"})).status in (400, 404)
     async with db.connection() as tx:
         assert await tx.conn.fetchval("SELECT count(*) FROM touchpoints") == 0
+
+
+async def test_an_event_id_makes_redeliveries_and_replays_no_ops(
+    client: TestClient, db: Database, channel: VoiceChannel, sip_port: int, tmp_path: Path,
+    console_for: Callable[..., Any],
+) -> None:
+    dora, iid = await _connected_call(channel, sip_port, tmp_path, console_for)
+    transferred = {"interaction_id": iid, "event": "transferred", "target": "8001", "event_id": "pbx-evt-1"}
+    first = await _post(client, "carrier", transferred)
+    assert (first.status, (await first.json())["duplicate"]) == (200, False)
+    again = await _post(client, "carrier", transferred)  # the gateway lost our 200 and retries
+    assert (again.status, (await again.json())["duplicate"]) == (200, True)
+
+    ended = {"interaction_id": iid, "event": "ended", "talk_time_s": 30, "event_id": "pbx-evt-2"}
+    assert (await _post(client, "carrier", ended)).status == 200
+    await dora.expect("wrap_up", interaction_id=iid)
+    replayed = await _post(client, "carrier", ended)  # the call has moved on; still a quiet no-op
+    assert (replayed.status, (await replayed.json())["duplicate"]) == (200, True)
+    later = await _post(client, "carrier", {**ended, "event": "held", "event_id": "pbx-evt-3"})  # a new id is new
+    assert (await later.json())["duplicate"] is False
+
+    async with db.connection() as tx:
+        events = await tx.conn.fetch(
+            "SELECT payload FROM touchpoints WHERE kind = 'call_event' AND actor_id = 'gateway:carrier' ORDER BY id")
+    assert [(e["payload"]["event"], e["payload"].get("event_id")) for e in events] == [
+        ("transferred", "pbx-evt-1"), ("ended", "pbx-evt-2"), ("held", "pbx-evt-3")]
