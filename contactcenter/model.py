@@ -77,3 +77,6 @@ class Role(StrEnum):
 _ROLE_RANK = {Role.AGENT: 0, Role.SUPERVISOR: 1, Role.ADMIN: 2}
 
 STANDARD_TIER = "standard"
+# An interaction attribute: true exempts it from its queues' max_wait (routing's keep_waiting), for
+# messages left for whoever comes, such as a chat offline form kept in the chat queue.
+KEEP_WAITING = "keep_waiting"

@@ -177,7 +177,7 @@ class Engine(Matcher):
             ix.timers[TimerKind.ESCALATE] = self._timers.add(
                 ix.enqueued_at + spec.escalation[0].after_s, TimerKind.ESCALATE, ix.interaction_id
             )
-        if spec.max_wait_s is not None:
+        if spec.max_wait_s is not None and not ix.keep_waiting:
             ix.timers[TimerKind.MAX_WAIT] = self._timers.add(
                 ix.enqueued_at + spec.max_wait_s, TimerKind.MAX_WAIT, ix.interaction_id
             )

@@ -120,7 +120,9 @@ class InteractionArrived(_InteractionEvent):
     ``arrived_at`` keeps the original arrival time when the shell re-feeds an
     interaction (after a restart); aging, FIFO order, escalation and max wait all
     count from it.  ``last_agent_id`` asks for sticky routing; ``target_agent_id``
-    reserves the interaction for one named agent.
+    reserves the interaction for one named agent.  ``keep_waiting`` exempts it
+    from its queues' ``max_wait``: it is a message left for whoever comes (an
+    offline form), not a customer who gives up.
     """
 
     queue: str
@@ -131,6 +133,7 @@ class InteractionArrived(_InteractionEvent):
     customer_id: str | None = None
     last_agent_id: str | None = None
     target_agent_id: str | None = None
+    keep_waiting: bool = False
 
     def __post_init__(self) -> None:
         _check_arrival(self)

@@ -100,6 +100,7 @@ class InteractionRecord:
         "enqueued_at",
         "excluded",
         "interaction_id",
+        "keep_waiting",
         "key",
         "last_agent_id",
         "offer_expires",
@@ -148,6 +149,8 @@ class InteractionRecord:
         self.bucket: Bucket | None = None
         self.customer_id: str | None = None
         self.last_agent_id: str | None = None
+        # no max wait in any queue (InteractionArrived.keep_waiting)
+        self.keep_waiting = False
 
     def rank(self, now: float) -> tuple[float, float, int]:
         """Sort key: higher effective priority first, then FIFO by arrival, then sequence."""

@@ -194,6 +194,7 @@ class Router(Engine):
         self._seq += 1
         ix.customer_id = event.customer_id
         ix.last_agent_id = event.last_agent_id
+        ix.keep_waiting = event.keep_waiting
         self._interactions[ix.interaction_id] = ix
         spec = self._plan.queues[ix.queue].spec
         target = None if event.target_agent_id is None else self._agents[event.target_agent_id]

@@ -50,7 +50,7 @@ from contactcenter.channel_context import ChannelContext
 from contactcenter.config.schema_channels import Widget
 from contactcenter.db import StoreError
 from contactcenter.identity import normalise_email, normalise_phone
-from contactcenter.model import Channel, IdentityKind, InteractionState
+from contactcenter.model import KEEP_WAITING, Channel, IdentityKind, InteractionState
 from contactcenter.store.records import Interaction
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,8 @@ class ChatHub:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         widget, origin = self._checked_widget(request)
         # The frame limit is a hard stop (1009); texts over MAX_TEXT are refused with an error instead.
-        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_FRAME_BYTES * 4)
+        # aiohttp refuses a frame of max_msg_size bytes or more, and a frame of exactly 64 KiB is allowed.
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_FRAME_BYTES * 4 + 1)
         await ws.prepare(request)
         conn = ChatConnection(ws, widget, origin)
         conn.transport = request.transport
@@ -274,8 +275,13 @@ class ChatHub:
     # -- customer messages ---------------------------------------------------------------------
 
     async def _receive(self, conn: ChatConnection, visitor: Visitor, widget: Widget, text: str,
-                       client_msg_id: str | None, **extra: Any) -> IntakeResult:
-        """Store one customer message through intake: join the open conversation, or start one."""
+                       client_msg_id: str | None, *, keep_waiting: bool = False, **extra: Any) -> IntakeResult:
+        """Store one customer message through intake: join the open conversation, or start one.
+
+        ``keep_waiting``: a conversation it starts waits for an agent however long that takes (the
+        queue's ``max_wait`` does not close it): an offline form is a message left, not a customer
+        still watching the widget.
+        """
         prechat = visitor.prechat or {}
         attributes: dict[str, Any] = {"widget": widget.name, "visitor_id": visitor.visitor_id, "origin": conn.origin}
         if prechat.get("topic"):
@@ -287,6 +293,8 @@ class ChatHub:
             payload["client_msg_id"] = client_msg_id
         attributes.update(extra)
         payload.update(extra)
+        if keep_waiting:
+            attributes[KEEP_WAITING] = True
         queue = self._queue(widget, visitor)
         result = await self.intake.receive(InboundMessage(
             channel=Channel.CHAT, identity_kind=IdentityKind.CHAT, address=visitor.visitor_id, queue=queue,
@@ -298,14 +306,14 @@ class ChatHub:
             conn.adopt(result.interaction_id)
             if result.created:
                 conn.state, conn.queue = "waiting", queue
-            self._echo(conn, visitor, result, text, client_msg_id)
+            self._echo(conn, visitor, result, text, client_msg_id, queue)
         if result.touchpoint_id is not None:
             conn.remember(result.touchpoint_id)
         return result
 
     def _echo(self, conn: ChatConnection, visitor: Visitor, result: IntakeResult, text: str,
-              client_msg_id: str | None) -> None:
-        """Show the message in the visitor's other tabs."""
+              client_msg_id: str | None, queue: str) -> None:
+        """Show the message in the visitor's other tabs (which, for a new conversation, wait in ``queue`` too)."""
         message = {"type": "message", "id": result.touchpoint_id, "conversation_id": str(result.interaction_id),
                    "from": "customer", "text": text, "at": datetime.now(UTC).isoformat()}
         if client_msg_id is not None:
@@ -314,7 +322,7 @@ class ChatHub:
             if other is not conn:
                 other.adopt(result.interaction_id)
                 if result.created:
-                    other.state = "waiting"
+                    other.state, other.queue = "waiting", queue
                 other.push(message)
 
     async def _message(self, conn: ChatConnection, visitor: Visitor, widget: Widget, message: ChatText) -> None:
@@ -342,11 +350,13 @@ class ChatHub:
                 display_name=form.name or "",
                 dedupe_key=None if form.client_msg_id is None else f"offline:{visitor.visitor_id}:{form.client_msg_id}",
                 payload={"widget": widget.name, "offline_form": True},
-                attributes={"offline_form": True, "widget": widget.name, "email_mailbox": mailbox.name,
+                attributes={"offline_form": True, KEEP_WAITING: True, "widget": widget.name,
+                            "email_mailbox": mailbox.name,
                             "visitor_id": visitor.visitor_id},
             ))
         else:
-            result = await self._receive(conn, visitor, widget, form.message, form.client_msg_id, offline_form=True)
+            result = await self._receive(conn, visitor, widget, form.message, form.client_msg_id, keep_waiting=True,
+                                         offline_form=True)
         conn.send({"type": "offline_received", "id": result.touchpoint_id, "client_msg_id": form.client_msg_id,
                    "conversation_id": str(result.interaction_id)})
 

@@ -92,12 +92,16 @@ class VisitorStore:
         return token, Visitor(visitor_id, widget, stored)
 
     async def save_prechat(self, visitor: Visitor, prechat: dict[str, Any]) -> Visitor:
-        """Merge new pre-chat answers into the stored ones (a later hello may add the e-mail)."""
-        merged = {**(visitor.prechat or {}), **prechat}
-        await self.conn.execute(
-            "UPDATE chat_visitors SET prechat = $2 WHERE visitor_id = $1", visitor.visitor_id, merged
-        )
-        return Visitor(visitor.visitor_id, visitor.widget, merged)
+        """Merge new pre-chat answers into the stored ones (a later hello may add the e-mail).
+
+        Merged in the database, not into ``visitor.prechat``: that is this
+        connection's copy from its hello, and another tab of the same visitor
+        may have saved answers since.
+        """
+        merged = await self.conn.fetchval(
+            """UPDATE chat_visitors SET prechat = coalesce(prechat, '{}'::jsonb) || $2::jsonb
+               WHERE visitor_id = $1 RETURNING prechat""", visitor.visitor_id, prechat)
+        return Visitor(visitor.visitor_id, visitor.widget, merged if merged is not None else dict(prechat))
 
 
 async def link_customer(

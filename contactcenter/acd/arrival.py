@@ -21,3 +21,4 @@ class Arrival:
     tier: str
     arrived: float  # epoch seconds of interactions.arrived_at
     last_agent_id: uuid.UUID | None  # who last handled this customer (sticky routing)
+    keep_waiting: bool = False  # no max_wait (the KEEP_WAITING attribute)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from contactcenter.acd.arrival import Arrival
 from contactcenter.acd.feed import AgentFeed
 from contactcenter.db import Database, StoreError
-from contactcenter.model import Channel, IdentityKind
+from contactcenter.model import KEEP_WAITING, Channel, IdentityKind
 from contactcenter.store import AgentEvent, Tx
 
 if TYPE_CHECKING:
@@ -98,6 +98,7 @@ class Intake:
                 interaction_id=row["o_interaction_id"], queue=message.queue, channel=str(message.channel),
                 priority=float(message.priority), customer_id=row["o_customer_id"], tier=row["o_tier"],
                 arrived=float(row["o_arrived"]), last_agent_id=row["o_last_agent"],
+                keep_waiting=bool((message.attributes or {}).get(KEEP_WAITING)),
             )
         return IntakeResult(row["o_interaction_id"], row["o_customer_id"], row["o_touchpoint_id"],
                             created=row["o_created"], duplicate=row["o_duplicate"], arrival=arrival)

@@ -13,7 +13,7 @@ import logging
 
 import routing as r
 from contactcenter.acd.effects import Effects
-from contactcenter.model import STANDARD_TIER, InteractionState
+from contactcenter.model import KEEP_WAITING, STANDARD_TIER, InteractionState
 from contactcenter.store import Tx
 from contactcenter.store.records import Agent
 
@@ -43,10 +43,11 @@ async def rebuild_events(tx: Tx, config: r.RoutingConfig, at: float, effects: Ef
                                               reason=agent.state_reason))
     rows = await tx.conn.fetch(
         """SELECT i.id, i.queue, i.channel, i.state, i.priority, i.agent_id, i.customer_id, c.tier,
-                  extract(epoch FROM i.arrived_at) AS arrived
+                  extract(epoch FROM i.arrived_at) AS arrived,
+                  coalesce((i.attributes->>$1)::boolean, false) AS keep_waiting
            FROM interactions i JOIN customers c ON c.id = i.customer_id
            WHERE i.state IN ('queued', 'offered', 'assigned', 'wrap_up')
-           ORDER BY i.arrived_at, i.id"""
+           ORDER BY i.arrived_at, i.id""", KEEP_WAITING,
     )
     for row in rows:
         iid = str(row["id"])
@@ -66,5 +67,5 @@ async def rebuild_events(tx: Tx, config: r.RoutingConfig, at: float, effects: Ef
             effects.revoke_offer(iid, None if row["agent_id"] is None else str(row["agent_id"]), "restart")
         events.append(r.InteractionArrived(at=at, interaction_id=iid, queue=row["queue"], channel=channel, tier=tier,
                                            priority=float(row["priority"]), arrived_at=arrived,
-                                           customer_id=str(row["customer_id"])))
+                                           customer_id=str(row["customer_id"]), keep_waiting=row["keep_waiting"]))
     return events

@@ -29,7 +29,7 @@ from contactcenter.acd.effects import Effects
 from contactcenter.acd.feed import AgentFeed
 from contactcenter.acd.rebuild import rebuild_events
 from contactcenter.db import Database, StoreError
-from contactcenter.model import STANDARD_TIER
+from contactcenter.model import KEEP_WAITING, STANDARD_TIER
 
 log = logging.getLogger(__name__)
 
@@ -141,21 +141,36 @@ class RouterService:
             row = await tx.conn.fetchrow(
                 """SELECT i.queue, i.channel, i.priority, i.customer_id, c.tier,
                           extract(epoch FROM i.arrived_at) AS arrived,
+                          coalesce((i.attributes->>$2)::boolean, false) AS keep_waiting,
                           (SELECT p.agent_id FROM interactions p
                             WHERE p.customer_id = i.customer_id AND p.agent_id IS NOT NULL
                               AND p.assigned_at IS NOT NULL ORDER BY p.assigned_at DESC LIMIT 1) AS last_agent
                    FROM interactions i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1""",
-                interaction_id,
+                interaction_id, KEEP_WAITING,
             )
         await self.interaction_arrived(Arrival(
             interaction_id=interaction_id, queue=row["queue"], channel=row["channel"], priority=float(row["priority"]),
             customer_id=row["customer_id"], tier=row["tier"], arrived=float(row["arrived"]),
-            last_agent_id=row["last_agent"],
+            last_agent_id=row["last_agent"], keep_waiting=row["keep_waiting"],
         ))
 
     async def interaction_arrived(self, arrival: Arrival) -> None:
-        """Queue a committed interaction whose routing facts the caller already has."""
+        """Queue a committed interaction whose routing facts the caller already has.
+
+        The router may hold it already: a rebuild from the store (after a batch
+        failed to commit) runs before the next job and reads every committed
+        interaction, this one included. That is the outcome the caller wanted,
+        not an error to show the customer.
+        """
         tier = arrival.tier if arrival.tier in self.config.tier_weights else STANDARD_TIER
+        try:
+            await self._submit_arrival(arrival, tier)
+        except r.RoutingError as exc:
+            if exc.code != r.ErrorCode.DUPLICATE_INTERACTION:
+                raise
+            log.info("interaction %s was already queued by the rebuild", arrival.interaction_id)
+
+    async def _submit_arrival(self, arrival: Arrival, tier: str) -> None:
         await self.submit(
             lambda at: r.InteractionArrived(
                 at=at,
@@ -167,6 +182,7 @@ class RouterService:
                 arrived_at=min(arrival.arrived, at),
                 customer_id=str(arrival.customer_id),
                 last_agent_id=None if arrival.last_agent_id is None else str(arrival.last_agent_id),
+                keep_waiting=arrival.keep_waiting,
             )
         )
 

@@ -106,3 +106,15 @@ def test_escalation_and_max_wait_stop_once_assigned():
     s.take("v1", "ann", at=11)
     assert s.router.next_deadline() is None
     assert s.tick(500) == []
+
+
+def test_keep_waiting_is_exempt_from_max_wait_in_every_queue_it_waits_in():
+    """A message left for whoever comes (a chat offline form) is never closed as "no agent"."""
+    s = Scenario(config(queue("q", max_wait_s=60, no_agent_action="callback"), queue("r", max_wait_s=30)))
+    s.arrive("left", "q", "chat", at=0, keep_waiting=True)
+    s.arrive("live", "q", "chat", at=0)
+    assert s.tick(60) == [s.no_agent("live", at=60)]
+    s.transfer("left", at=100, to_queue="r")
+    assert s.router.next_deadline() is None
+    assert s.tick(1000) == []
+    assert s.agent("ann", at=1001) == [s.offer("left", "ann")]  # still there for the first agent who comes
