@@ -714,6 +714,29 @@ async def test_a_rebuild_tells_the_channels_what_it_decided(harness: HarnessFact
     assert h.no_agent == [("chat", made.id, "callback")]
 
 
+async def test_keep_waiting_survives_a_rebuild_and_interaction_created(harness: HarnessFactory, db: Database) -> None:
+    """The ``keep_waiting`` attribute (an offline form) exempts from max wait however the router learns of it."""
+
+    async def left_long_ago(address: str) -> Made:
+        made = await new_interaction(db, address, queue="billing")
+        async with db.connection() as tx:
+            await tx.conn.execute(
+                """UPDATE interactions SET arrived_at = to_timestamp($2),
+                          attributes = attributes || '{"keep_waiting": true}' WHERE id = $1""",
+                made.id, T0 - MAX_WAIT - 10)
+        return made
+
+    old = await left_long_ago("left-a-message@shop.cn")
+    h = await harness()  # the start-up rebuild reads ``old`` from the store
+    await h.settle()
+    new = await left_long_ago("left-another@shop.cn")
+    await h.arrive(new.id)  # handed over as a channel does: read back from the store
+    for made in (old, new):
+        assert (await interaction(db, made.id))["state"] == "queued"
+    assert h.no_agent == []
+    assert h.service.router.next_deadline() is None  # no max-wait clock runs for either
+
+
 async def test_a_rebuild_revokes_an_outstanding_offer_and_offers_again(harness: HarnessFactory, db: Database) -> None:
     """An offer outstanding when the router's memory is lost is void: revoked in the store, then routed anew."""
     alice = await make_agent(db, "alice", skills={"sales": 7})
