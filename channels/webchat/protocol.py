@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
 
 MAX_FRAME_BYTES = 16 * 1024  # one websocket message; a chat line is far smaller
 MAX_TEXT = 5_000  # characters in one customer message
 MAX_NAME = 100
 MAX_EMAIL = 320
+
+
+# The widget's own id for a message, echoed in ``ack``: opaque, so kept exactly as sent (the model
+# strips whitespace from texts and names; an id stripped would be acked under another id).
+ClientMsgId = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)]
 
 
 class _Message(BaseModel):
@@ -50,7 +55,7 @@ class Hello(_Message):
 
 class ChatText(_Message):
     type: Literal["message"]
-    client_msg_id: str = Field(min_length=1, max_length=100)
+    client_msg_id: ClientMsgId
     text: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
@@ -68,7 +73,7 @@ class OfflineForm(_Message):
     name: str = Field(default="", max_length=MAX_NAME)
     email: str = Field(min_length=3, max_length=MAX_EMAIL)
     message: str = Field(min_length=1, max_length=MAX_TEXT)
-    client_msg_id: str | None = Field(default=None, min_length=1, max_length=100)
+    client_msg_id: ClientMsgId | None = None
 
 
 class Ping(_Message):

@@ -26,6 +26,8 @@ def test_messages_parse_or_name_the_problem() -> None:
         type="hello", widget="shop", last_id=7)
     assert parse_client_message({"type": "message", "client_msg_id": "a", "text": " 你好 "}) == ChatText(
         type="message", client_msg_id="a", text="你好")
+    # a message id is opaque: acked exactly as sent, or the widget would never see its message settle
+    assert parse_client_message({"type": "message", "client_msg_id": " id 1 ", "text": "x"}).client_msg_id == " id 1 "
     for bad in ([], {"type": "dance"}, {"type": "message", "client_msg_id": "a", "text": "   "},
                 {"type": "hello", "widget": "shop", "extra": 1}, {"type": "hello", "widget": "s", "last_id": -1},
                 {"type": "hello", "widget": "s", "last_id": 2**63},
