@@ -52,6 +52,7 @@ from contactcenter.db import StoreError
 from contactcenter.identity import normalise_email, normalise_phone
 from contactcenter.model import KEEP_WAITING, Channel, IdentityKind, InteractionState
 from contactcenter.store.records import Interaction
+from contactcenter.websocket_shutdown import close_websockets
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,7 @@ class ChatHub:
             await updates
 
     async def close_all(self, app: web.Application) -> None:
-        for conn in list(self.connections):
-            await conn.ws.close(code=1001, message=b"server shutting down")
+        await close_websockets(conn.ws for conn in list(self.connections))
 
     # -- the websocket -------------------------------------------------------------------------
 

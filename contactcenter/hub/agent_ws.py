@@ -35,6 +35,7 @@ from contactcenter.hub.presence import Presence
 from contactcenter.hub.protocol import PROTOCOL_VERSION, agent_message
 from contactcenter.store import AgentEvent
 from contactcenter.store.records import Agent, to_json
+from contactcenter.websocket_shutdown import close_websockets
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,7 @@ class AgentHub:
             subscription.wakeup.set()
 
     async def close_all(self) -> None:
-        for ws in list(self.connections):
-            await ws.close(code=1001, message=b"server shutting down")
+        await close_websockets(list(self.connections))
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         agent = await current_agent(request)

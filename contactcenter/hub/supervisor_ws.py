@@ -26,6 +26,7 @@ from contactcenter.api.auth import require_role
 from contactcenter.hub.agent_ws import check_same_origin
 from contactcenter.metrics.live import LiveMetrics
 from contactcenter.model import Role
+from contactcenter.websocket_shutdown import close_websockets
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,7 @@ class SupervisorHub:
             log.info("supervisor stream ended: %s", exc)
 
     async def close_all(self) -> None:
-        for connection in list(self.connections):
-            await connection.ws.close(code=1001, message=b"server shutting down")
+        await close_websockets(connection.ws for connection in list(self.connections))
 
 
 async def _send(ws: web.WebSocketResponse, text: str) -> None:
