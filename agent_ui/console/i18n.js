@@ -88,6 +88,9 @@ const en = {
   "delivery.delivered": "Delivered",
   "delivery.undelivered": "Undelivered",
   "delivery.read": "Read",
+  "delivery.delayed": "Delayed, still trying",
+  "delivery.relayed": "Relayed",
+  "delivery.expanded": "Delivered to a list",
 
   "wrapup.label": "Wrap-up",
   "wrapup.disposition": "Disposition…",
@@ -314,6 +317,9 @@ const zhCN = {
   "delivery.delivered": "已送达",
   "delivery.undelivered": "未送达",
   "delivery.read": "已读",
+  "delivery.delayed": "延迟，仍在重试",
+  "delivery.relayed": "已转交",
+  "delivery.expanded": "已送达列表",
 
   "wrapup.label": "话后处理",
   "wrapup.disposition": "处理结果…",

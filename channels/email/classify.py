@@ -9,7 +9,10 @@ Rules, first match wins (the order is the documentation):
    ``X-Failed-Recipients`` header, or a sender whose local part is
    ``mailer-daemon`` or ``postmaster``. Checked before auto-replies because
    RFC 3464 DSNs usually also carry ``Auto-Submitted: auto-replied``, and a
-   bounce tells us more (which of *our* messages failed).
+   bounce tells us more (which of *our* messages failed). Every delivery
+   report is this kind, delay notices included: the kind says "a mail system
+   reports on one of our messages", never answered or offered; whether the
+   delivery failed is the report's ``Action`` (``dsn``), which ingestion reads.
 3. **auto_reply**: ``Auto-Submitted`` with any value but ``no`` (RFC 3834);
    ``X-Autoreply`` / ``X-Autorespond``; ``X-Auto-Response-Suppress`` naming
    ``OOF`` or ``All`` (Exchange puts this on its own automatic mail);

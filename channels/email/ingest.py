@@ -14,7 +14,10 @@ Per message, in UID order:
    mail, and mail without a sender, is flagged ``review`` and kept raw.
    Auto-replies and list mail are stored as touchpoints, never offered.
    A bounce is stored the same way and records a failed delivery on the
-   outbound message it reports on, which the agent sees.
+   outbound message it reports on, which the agent sees. A delivery report
+   that is not a failure (RFC 3464 ``Action: delayed``, ``delivered``,
+   ``relayed``, ``expanded``) records that status instead, without telling
+   the agent: a delay notice means the mail is still being retried.
 4. **Acknowledgement**: a new conversation from a person gets the optional
    auto-ack, at most once per sender per period, through the outbox.
 
@@ -46,7 +49,7 @@ from contactcenter.channel_context import ChannelContext
 from contactcenter.config.schema_channels import Mailbox
 from contactcenter.db import StoreUnavailable
 from contactcenter.model import OPEN_STATES, ActorKind, Channel, IdentityKind, TouchpointKind
-from contactcenter.outbox_worker import record_delivery
+from contactcenter.outbox_worker import record_delivery, record_delivery_status
 from contactcenter.store import AgentEvent, OutboxItem, Tx
 from contactcenter.store.records import Interaction
 
@@ -302,10 +305,18 @@ class EmailIngest:
             body=scrub(parsed.text), payload={**payload, "routed": False})
         await b.tx.dedupe.link(EMAIL, key, touchpoint.id)
         if bounced is not None and bounced.outbox_id is not None:
-            item = OutboxItem(bounced.outbox_id, EMAIL, bounced.interaction_id, bounced.touchpoint_id, {}, 0)
-            b.result.events.extend(await record_delivery(
-                b.tx, item, "failed", error=_bounce_error(parsed),
-                details={"bounce": True, "bounce_touchpoint_id": touchpoint.id, **_dsn_details(parsed)}))
+            status = _reported_status(parsed)
+            details = {"bounce": status == "failed", "bounce_touchpoint_id": touchpoint.id, **_dsn_details(parsed)}
+            if status == "failed":
+                item = OutboxItem(bounced.outbox_id, EMAIL, bounced.interaction_id, bounced.touchpoint_id, {}, 0)
+                b.result.events.extend(await record_delivery(
+                    b.tx, item, status, error=_bounce_error(parsed), details=details))
+            elif bounced.interaction_id is not None:
+                # Not a failure (still being retried, or delivered): recorded on the message, like an
+                # SMS gateway's receipt, but no "delivery" event that would tell the agent it failed.
+                await record_delivery_status(
+                    b.tx, bounced.interaction_id, touchpoint_id=bounced.touchpoint_id, outbox_id=bounced.outbox_id,
+                    status=status, details=details, tell_agent=False)
         return touchpoint.id, None if thread is None else thread.id
 
     @staticmethod
@@ -340,6 +351,27 @@ class EmailIngest:
                 result.route.append(stored.arrival or stored.interaction_id)
             await store.save_state(self.mailbox.name, uidvalidity, uid)
         return result
+
+
+# RFC 3464 §2.3.3 actions that are not a failure: "delayed" (still being retried), "delivered",
+# "relayed" (handed to a system that sends no reports) and "expanded" (a list or alias).
+_NOT_FAILED_ACTIONS = ("delayed", "delivered", "relayed", "expanded")
+
+
+def _reported_status(parsed: ParsedEmail) -> str:
+    """The delivery status a report on one of our messages records: ``failed`` unless it says otherwise.
+
+    Any recipient failed, or an action we cannot read (a plain-text bounce without one, or a
+    report naming nobody), counts as ``failed``, as it always has. A report whose recipients are all
+    delayed (or delayed and delivered) is ``delayed``; otherwise the (first) non-failure action.
+    """
+    recipients = parsed.dsn.recipients if parsed.dsn is not None else ()
+    actions = [recipient.action for recipient in recipients]
+    if not actions or any(action not in _NOT_FAILED_ACTIONS for action in actions):
+        return "failed"
+    if "delayed" in actions:
+        return "delayed"
+    return str(actions[0])
 
 
 def _dsn_details(parsed: ParsedEmail) -> dict[str, object]:

@@ -7,13 +7,14 @@ The cycle, per connection:
    the folder's UIDNEXT: what is pending then is what is unseen, and
    Message-IDs keep a message we already have from being stored twice.
 2. Catch up: NOOP (so the server reports what arrived), UID SEARCH for what is
-   pending (``UNSEEN`` plus UIDs above ``last_uid`` in ``seen`` mode; every
-   undeleted message in ``move`` mode), then per batch of at most
-   ``batch_size`` messages and ``batch_bytes`` bytes: UID FETCH the range,
-   commit it in one transaction (``EmailIngest``), and only after the commit
-   STORE ``\\Seen`` or MOVE the batch, then hand new interactions to the router.
-   A crash between commit and flag refetches the batch; it is recognised and
-   flagged, never stored twice.
+   pending (undeleted messages that are ``UNSEEN`` or above ``last_uid``, in
+   both modes), then per batch of at most ``batch_size`` messages and
+   ``batch_bytes`` bytes: UID FETCH the range, commit it in one transaction
+   (``EmailIngest``), hand the new interactions to the router, and only then
+   STORE ``\\Seen`` or MOVE the batch. A crash between commit and flag refetches
+   the batch; it is recognised and flagged, never stored twice. A connection
+   lost there does not hold up the committed interactions: they were handed to
+   the router already (a refetch recognises them and does not route them again).
 3. Wait: IDLE where the server offers it (re-issued every ``idle_renew`` s or
    ``poll_interval``, whichever is shorter; ``idle_settle`` s right after new
    mail), otherwise sleep ``poll_interval``. Any push ends the IDLE and starts
@@ -53,8 +54,8 @@ DEFAULT_IDLE_SETTLE_S = 1.0  # the first IDLE after new mail (see _serve)
 DEFAULT_RECONNECT_BASE_S = 1.0
 DEFAULT_RECONNECT_CAP_S = 300.0
 
-# Called after a batch committed and before it is flagged: (mailbox, uids). Tests use it to
-# stop the process exactly there; production leaves it unset.
+# Called after a batch committed (and its interactions were handed to the router) and before it is
+# flagged: (mailbox, uids). Tests use it to stop the process exactly there; production leaves it unset.
 AfterCommit = Callable[[str, Sequence[int]], Awaitable[None]]
 # Called after each batch is flagged (its routing may still be in flight): (mailbox, uids, result).
 BatchListener = Callable[[str, Sequence[int], BatchResult], None]
@@ -178,8 +179,11 @@ class MailboxPoller:
             last_uid = max(last_uid, await self._ingest_all(session, uidvalidity, await self._batches(session, uids)))
 
     async def _pending(self, session: ImapSession, last_uid: int) -> list[int]:
-        if self.mailbox.imap.after_ingest == "move":
-            return await session.search("UNDELETED")
+        """Unseen messages, and any above ``last_uid`` (read by someone before we took them).
+
+        The same rule in ``move`` mode: what we ingest leaves the folder, but the folder's read
+        history (below the UIDNEXT of the first sync) stays where it is and is never taken.
+        """
         unseen = await session.search("UNSEEN", "UNDELETED")
         newer = [uid for uid in await session.search("UID", f"{last_uid + 1}:*", "UNDELETED") if uid > last_uid]
         return sorted(set(unseen) | set(newer))
@@ -246,6 +250,11 @@ class MailboxPoller:
     async def _commit(self, session: ImapSession, uidvalidity: int, messages: list[tuple[int, bytes]],
                       parsed: list[ParsedEmail], routing: list[asyncio.Task[None]]) -> int:
         result = await self.ingest.commit(uidvalidity, messages, parsed)
+        # Routed as soon as they are committed, not after the flag: if the IMAP connection drops
+        # before STORE/MOVE, the refetch sees these messages as duplicates and routes nothing, so
+        # waiting for the flag would leave them unoffered until a restart's rebuild.
+        if result.route:
+            routing.append(asyncio.ensure_future(self._route(result.route)))
         fetched = [uid for uid, _ in messages]
         self.messages_done += len(fetched)
         if self.after_commit is not None:
@@ -255,8 +264,6 @@ class MailboxPoller:
             await session.move(fetched, imap.move_to)
         else:
             await session.mark_seen(fetched)
-        if result.route:
-            routing.append(asyncio.ensure_future(self._route(result.route)))
         log.info("email %s: uids %d-%d: %d stored (%d not routed, %d for review), %d seen before, %d acks",
                  self.name, fetched[0], fetched[-1], result.stored, result.unrouted, result.review,
                  result.duplicates, result.acks)

@@ -161,10 +161,19 @@ class EmailStore:
             "ORDER BY created_at DESC LIMIT 1", customer_id)
 
     async def last_inbound(self, interaction_id: uuid.UUID) -> dict[str, Any] | None:
-        """The payload of the interaction's newest inbound e-mail (what a reply answers)."""
+        """The payload of the interaction's newest e-mail from the customer (what a reply answers).
+
+        Bounces, delay notices, auto-replies (out-of-office) and list mail are stored on the
+        interaction too, but a reply must not go to MAILER-DAEMON or a vacation robot: only mail
+        that was routed (``normal``, or ``malformed`` kept for review) counts. The reply's recipient
+        and its In-Reply-To / References then come from the same genuine message, so it threads
+        under what the customer wrote.
+        """
         return await self.conn.fetchval(
             "SELECT payload FROM touchpoints WHERE interaction_id = $1 AND kind = 'inbound_message' "
-            "AND channel = 'email' AND payload ? 'message_id' ORDER BY id DESC LIMIT 1", interaction_id)
+            "AND channel = 'email' AND payload ? 'message_id' "
+            "AND coalesce(payload->>'email_kind', 'normal') IN ('normal', 'malformed') "
+            "ORDER BY id DESC LIMIT 1", interaction_id)
 
     # -- raw messages, attachments, acknowledgements -------------------------------------------
 

@@ -1,9 +1,12 @@
-"""The IMAP side: IDLE pushes, reconnecting after the server restarts, and moving ingested mail."""
+"""The IMAP side: IDLE pushes, reconnecting after the server restarts (even between commit and flag), and
+moving ingested mail (not the folder's read history)."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -64,6 +67,37 @@ async def test_a_restarted_server_is_reconnected_and_nothing_is_stored_twice(
     await writer.close()
 
 
+async def test_mail_committed_before_a_connection_drop_is_still_offered(
+        client: TestClient, db: Database, pymap: PymapServer) -> None:
+    """The server goes away after a batch committed but before it was flagged: it is routed all the same."""
+    poller = runtime(client).pollers[0]
+    committed: list[int] = []
+
+    async def drop_connection(name: str, uids: Sequence[int]) -> None:
+        committed.extend(uids)
+        if len(committed) == len(uids):  # the first batch only: the server goes away before STORE \Seen
+            await pymap.restart()
+
+    poller.after_commit = drop_connection
+    alice = await email_agent(client, db, "alice")
+    writer = await Mailbox(pymap.port).connect()  # closed before the restart (a dead one waits 60 s to log out)
+    await writer.append(customer_mail(sender="zhao@customer.example", subject="退款", body="请退款。",
+                                      message_id="<drop-1@customer.example>"))
+    await writer.close()
+    try:
+        offered = await alice.offer(timeout=8)
+    except TimeoutError:
+        await alice.disconnect()
+        async with db.connection() as tx:
+            rows = await tx.conn.fetch("SELECT id, state FROM interactions WHERE channel = 'email'")
+        found = [(str(r["id"]), r["state"]) for r in rows]
+        raise AssertionError(f"committed e-mail never offered; interactions in the store: {found}, "
+                             f"poller error {poller.last_error!r}") from None
+    async with db.connection() as tx:
+        assert await tx.conn.fetchval("SELECT state FROM interactions WHERE id = $1", uuid.UUID(offered)) == "offered"
+    await alice.disconnect()
+
+
 @pytest.mark.parametrize("mailbox_options", [{"imap": {"after_ingest": "move", "move_to": "Processed/客服"}}])
 async def test_ingested_mail_is_moved_when_configured(client: TestClient, mailbox: Mailbox, batches: Batches) -> None:
     uids = [await mailbox.append(customer_mail(sender=f"m{n}@customer.example", subject=f"move {n}", body="x",
@@ -71,6 +105,27 @@ async def test_ingested_mail_is_moved_when_configured(client: TestClient, mailbo
     await batches.flagged(uids)
     assert await mailbox.flags("INBOX") == {}
     assert len(await mailbox.flags("Processed/&W6JnDQ-")) == 3
+
+
+@pytest.mark.parametrize("mailbox_options", [{"imap": {"after_ingest": "move", "move_to": "Processed"}}])
+async def test_first_sync_in_move_mode_does_not_ingest_the_folders_read_history(
+        settings: Settings, db: Database, mailbox: Mailbox) -> None:
+    """"On the first connection ... only unseen mail is ingested, not the folder's history." (docs/config.md)"""
+    assert mailbox.client is not None
+    old = customer_mail(sender="old@customer.example", subject="去年的邮件", body="早就处理过了。",
+                        message_id="<history-1@customer.example>")
+    response = await mailbox.client.append(old, mailbox="INBOX", flags=r"(\Seen)")
+    assert response.result == "OK", response
+    async with running_app(settings, db) as client:
+        batches = Batches(client)
+        new = await mailbox.append(customer_mail(sender="new@customer.example", subject="新邮件", body="你好",
+                                                 message_id="<new-1@customer.example>"))
+        await batches.flagged([new])
+        async with db.connection() as tx:
+            senders = sorted(r[0] for r in await tx.conn.fetch(
+                "SELECT payload->>'from' FROM touchpoints WHERE kind = 'inbound_message'"))
+    assert senders == ["new@customer.example"], f"ingested on first sync: {senders}"
+    assert len(await mailbox.flags("INBOX")) == 1  # the history stays where it was; the new mail was moved
 
 
 async def test_without_idle_the_mailbox_is_polled(settings: Settings, db: Database, mailbox: Mailbox,

@@ -17,6 +17,8 @@ from channels.email.imap_protocol import (
     quote_folder,
     uid_set,
 )
+from channels.email.ingest import _reported_status
+from channels.email.model import DeliveryReport, MessageKind, ParsedEmail, RecipientStatus
 from channels.email.parse import parse_message
 from channels.email.sender import classify_smtp_error
 from contactcenter.outbox_worker import PermanentDeliveryError, TransientDeliveryError
@@ -103,6 +105,24 @@ def test_smtp_answers_decide_retry_or_failure() -> None:
     assert isinstance(classify_smtp_error(refused), PermanentDeliveryError)
     deferred = aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(450, "greylisted", "x@y.z")])
     assert isinstance(classify_smtp_error(deferred), TransientDeliveryError)
+
+
+@pytest.mark.parametrize(("actions", "status"), [
+    (["failed"], "failed"),
+    (["delayed"], "delayed"),
+    (["delayed", "failed"], "failed"),  # any recipient that failed is a failure
+    (["delayed", "delivered"], "delayed"),
+    (["delivered"], "delivered"),
+    (["relayed"], "relayed"),
+    (["expanded"], "expanded"),
+    ([None], "failed"),  # a report without an Action (plain-text bounces): failed, as before
+    ([], "failed"),
+])
+def test_a_delivery_report_records_its_action_and_only_failures_as_failed(
+        actions: list[str | None], status: str) -> None:
+    recipients = [RecipientStatus(f"r{n}@customer.example", action=a) for n, a in enumerate(actions)]
+    parsed = ParsedEmail(kind=MessageKind.BOUNCE, dsn=DeliveryReport("<ours@shop.example.com>", recipients))
+    assert _reported_status(parsed) == status
 
 
 def test_no_other_channel_is_imported_and_pure_helpers_do_no_io() -> None:

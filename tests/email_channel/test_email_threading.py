@@ -1,4 +1,4 @@
-"""Conversations by e-mail: one interaction per thread, replies threaded, reopened, bounced, acknowledged."""
+"""Conversations by e-mail: one interaction per thread, replies threaded, reopened, bounced, delayed, acknowledged."""
 
 from __future__ import annotations
 
@@ -99,6 +99,66 @@ async def test_a_bounce_of_our_reply_reaches_the_agent(client: TestClient, db: D
     delivery = await alice.expect("delivery", interaction_id=interaction_id)
     assert delivery["status"] == "failed" and "5.1.1" in delivery["error"]
     assert await _email_interactions(db) == 1  # the bounce is not a conversation
+    await alice.disconnect()
+
+
+async def test_the_agents_next_reply_after_a_bounce_still_goes_to_the_customer(
+        client: TestClient, db: Database, mailbox: Mailbox, smtp: SmtpSink) -> None:
+    """The bounce is stored on the interaction, but a reply answers the customer's last message."""
+    alice, interaction_id, ours = await _open_thread(client, db, mailbox, smtp)
+    await mailbox.append(bounce_for(ours, CUSTOMER))
+    await alice.expect("delivery", interaction_id=interaction_id)
+    # the agent tries again (the customer's mailbox was full, say)
+    await alice.reply(interaction_id, "再发一次：包裹明天送达。")
+    again = await smtp.next()
+    parsed = parse_message(again.data, max_attachment_bytes=1 << 20)
+    assert again.rcpt_tos == [CUSTOMER], f"second reply went to {again.rcpt_tos}"
+    assert parsed.in_reply_to == ("<c1@qq.example>",), f"second reply answers {parsed.in_reply_to}"
+    await alice.disconnect()
+
+
+async def test_a_reply_after_an_out_of_office_answers_the_customers_own_message(
+        client: TestClient, db: Database, mailbox: Mailbox, smtp: SmtpSink, batches: Batches) -> None:
+    """An auto-reply from another address (a vacation robot) joins the thread but is not what we answer."""
+    alice, interaction_id, ours = await _open_thread(client, db, mailbox, smtp)
+    uid = await mailbox.append(customer_mail(
+        sender="autoreply@qq.example", subject="自动回复：订单没有收到", body="我正在休假，4月7日回来。",
+        message_id="<oof-1@qq.example>", in_reply_to=ours, references=["<c1@qq.example>", ours],
+        extra=[("Auto-Submitted", "auto-replied")]))
+    await batches.flagged([uid])
+    async with db.connection() as tx:
+        assert await tx.conn.fetchval(
+            "SELECT interaction_id FROM touchpoints WHERE payload->>'message_id' = '<oof-1@qq.example>'"
+        ) == uuid.UUID(interaction_id)  # threaded onto the conversation...
+    await alice.reply(interaction_id, "补充：快递单号 SF123。")
+    again = await smtp.next()
+    parsed = parse_message(again.data, max_attachment_bytes=1 << 20)
+    assert again.rcpt_tos == [CUSTOMER]  # ...yet the reply goes to the customer, threaded under their mail
+    assert parsed.in_reply_to == ("<c1@qq.example>",) and parsed.references == ("<c1@qq.example>",)
+    await alice.disconnect()
+
+
+def _delay_notice(original_message_id: str, recipient: str) -> bytes:
+    """A Postfix-style RFC 3464 *delay* notice: not delivered yet, still being retried."""
+    return bounce_for(original_message_id, recipient).replace(
+        b"Action: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\r\n",
+        b"Action: delayed\r\nStatus: 4.4.1\r\nDiagnostic-Code: X-Postfix; connect timed out\r\n",
+    ).replace(b"Undelivered Mail Returned to Sender", b"Delayed Mail (still being retried)")
+
+
+async def test_a_delay_notice_is_not_reported_as_a_failed_delivery(
+        client: TestClient, db: Database, mailbox: Mailbox, smtp: SmtpSink, batches: Batches) -> None:
+    alice, interaction_id, ours = await _open_thread(client, db, mailbox, smtp)
+    raw = _delay_notice(ours, CUSTOMER)
+    assert b"Action: delayed" in raw
+    uid = await mailbox.append(raw)
+    await batches.flagged([uid])
+    async with db.connection() as tx:
+        statuses = [row["status"] for row in await tx.conn.fetch(
+            "SELECT payload->>'status' AS status FROM touchpoints WHERE kind = 'delivery_status' "
+            "AND interaction_id = $1::uuid ORDER BY id", interaction_id)]
+    assert "failed" not in statuses, f"delivery statuses after a delay notice: {statuses}"
+    assert statuses[-1] == "delayed", statuses
     await alice.disconnect()
 
 
