@@ -5,7 +5,9 @@ to the channel's ``deliver`` coroutine, and records the outcome: sent; a
 ``TransientDeliveryError`` (connection refused, 4xx SMTP, 5xx HTTP, timeout)
 is retried with exponential backoff and jitter; a ``PermanentDeliveryError``
 (5xx SMTP, 4xx HTTP) is marked failed and shown to the agent as a delivery
-status. A row whose worker died mid-delivery is retried after its lease.
+status, and so is an ``OutcomeUnknownError`` (the message may have gone out
+and the provider cannot de-duplicate a resend). A row whose worker died
+mid-delivery, or whose outcome could not be written, is retried after its lease.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import cast
 
 from contactcenter.acd.feed import AgentFeed
-from contactcenter.db import Database, StoreError
+from contactcenter.db import Database, StoreError, StoreUnavailable
 from contactcenter.model import ActorKind, TouchpointKind
 from contactcenter.store import OutboxItem, Tx
 
@@ -34,13 +38,53 @@ class PermanentDeliveryError(Exception):
     """Delivery can never succeed (bad address, refused by the provider)."""
 
 
+class OutcomeUnknownError(PermanentDeliveryError):
+    """The message may or may not have reached the provider, which cannot tell a resend from a new message.
+
+    Raised when the request went out but no answer came back (a timeout, a dropped connection) and
+    the provider has no idempotency key: a retry could give the customer the message twice. The row
+    is marked failed with ``unknown outcome: ...`` so the agent is told and can check (the
+    provider's delivery receipts still arrive if it did take the message) rather than be resent.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"unknown outcome: {detail}")
+
+
 Deliver = Callable[[OutboxItem], Awaitable[dict[str, object] | None]]
+
+# 2 ** 32 times any sensible base is far past any cap. Without this bound the exponent grows with
+# every failure and ``base * 2 ** n`` overflows a float after ~1,024 of them (a few hours of outage).
+_MAX_EXPONENT = 32
+# What PostgreSQL refuses in text and jsonb (NUL), and what cannot be encoded as UTF-8 at all
+# (lone surrogates, which JSON's "\ud800" escapes can produce).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def backoff_delay(attempts: int, *, base: float = 2.0, cap: float = 300.0, rng: random.Random | None = None) -> float:
-    """Seconds before the next attempt: exponential with full jitter, capped."""
-    ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
+    """Seconds before the next attempt: exponential with full jitter, capped, for any number of attempts."""
+    ceiling = min(cap, base * 2.0 ** min(max(0, attempts - 1), _MAX_EXPONENT))
     return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def storable_text(text: str) -> str:
+    """``text`` as PostgreSQL can store it: NUL and lone surrogates become U+FFFD.
+
+    Error texts and receipts carry what a provider said. One NUL in them and the outcome cannot be
+    written, which leaves the row pending: it would be delivered again at every lease, for ever.
+    """
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def _storable_json(value: object) -> object:
+    """``value`` with every string in it, dict keys too, passed through ``storable_text``."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {_storable_json(k): _storable_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable_json(v) for v in value]
+    return value
 
 
 class OutboxWorker:
@@ -89,65 +133,122 @@ class OutboxWorker:
                 await self._task
 
     async def _run(self) -> None:
+        """Claim due rows and deliver them until stopped.
+
+        Only cancellation ends this loop: if the task died, every message of the channel would wait
+        in the outbox unsent, with one log line to say why. A failed claim (the database is away) or
+        anything unexpected is logged and tried again after a backoff of at most 30 s.
+        """
         failures = 0
         while True:
             try:
-                async with self.db.transaction() as tx:
-                    items = await tx.outbox.claim_due(self.channel, limit=self.batch, lease=self.lease)
+                await self._round()
                 failures = 0
             except StoreError as exc:
                 failures += 1
                 log.warning("outbox %s: cannot claim rows: %s", self.channel, exc)
                 await asyncio.sleep(min(30.0, backoff_delay(failures)))
-                continue
-            if items:
-                await asyncio.gather(*(self._one(item) for item in items))
-                continue
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.idle_poll_s):
-                    await self._wakeup.wait()
+            except Exception:
+                failures += 1
+                log.exception("outbox %s: unexpected error in the worker loop; carrying on", self.channel)
+                await asyncio.sleep(min(30.0, backoff_delay(failures)))
+
+    async def _round(self) -> None:
+        """Deliver one batch of due rows, or wait for a wake-up (or the next poll) when there are none."""
+        async with self.db.transaction() as tx:
+            items = await tx.outbox.claim_due(self.channel, limit=self.batch, lease=self.lease)
+        if items:
+            await asyncio.gather(*(self._one(item) for item in items))
+            return
+        self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.idle_poll_s):
+                await self._wakeup.wait()
 
     async def _one(self, item: OutboxItem) -> None:
+        """Deliver ``item`` and record what happened; never raises (a failure to record leaves it to the lease)."""
         async with self._slots:
             try:
-                receipt = await self.deliver(item)
-            except PermanentDeliveryError as exc:
-                await self._record(item, failed=str(exc))
-            except Exception as exc:  # transient, or a bug in the adapter: retry, never drop
-                if not isinstance(exc, TransientDeliveryError):
-                    log.exception("outbox %s: delivery of %s raised unexpectedly", self.channel, item.id)
-                if item.attempts >= self.max_attempts:
-                    await self._record(item, failed=f"gave up after {item.attempts} attempts: {exc}")
-                else:
-                    delay = backoff_delay(item.attempts, base=self.retry_base_s, cap=self.retry_cap_s)
-                    log.info("outbox %s: %s attempt %d failed (%s); retry in %.1fs",
-                             self.channel, item.id, item.attempts, exc, delay)
-                    with contextlib.suppress(StoreError):
-                        async with self.db.transaction() as tx:
-                            await tx.outbox.retry_later(item.id, delay=timedelta(seconds=delay), error=str(exc))
-                    asyncio.get_running_loop().call_later(delay, self.wake)
+                await self._deliver_and_record(item)
+            except Exception:
+                log.exception("outbox %s: handling %s failed unexpectedly; it is retried after its lease",
+                              self.channel, item.id)
+
+    async def _deliver_and_record(self, item: OutboxItem) -> None:
+        try:
+            receipt = await self.deliver(item)
+        except PermanentDeliveryError as exc:  # including OutcomeUnknownError: never resent automatically
+            await self._record(item, failed=str(exc))
+        except Exception as exc:  # transient, or a bug in the adapter: retry, never drop
+            if not isinstance(exc, TransientDeliveryError):
+                log.exception("outbox %s: delivery of %s raised unexpectedly", self.channel, item.id)
+            if item.attempts >= self.max_attempts:
+                await self._record(item, failed=f"gave up after {item.attempts} attempts: {exc}")
             else:
-                await self._record(item, receipt=receipt or {})
+                delay = backoff_delay(item.attempts, base=self.retry_base_s, cap=self.retry_cap_s)
+                log.info("outbox %s: %s attempt %d failed (%s); retry in %.1fs",
+                         self.channel, item.id, item.attempts, exc, delay)
+                with contextlib.suppress(StoreError):
+                    async with self.db.transaction() as tx:
+                        await tx.outbox.retry_later(item.id, delay=timedelta(seconds=delay),
+                                                    error=storable_text(str(exc)))
+                asyncio.get_running_loop().call_later(delay, self.wake)
+        else:
+            await self._record(item, receipt=receipt or {})
 
     async def _record(self, item: OutboxItem, *, failed: str | None = None,
                       receipt: dict[str, object] | None = None) -> None:
-        """Mark the row and add a delivery-status touchpoint (failures also reach the agent)."""
-        try:
-            async with self.db.transaction() as tx:
-                if failed is None:
-                    await tx.outbox.mark_sent(item.id)
-                else:
-                    await tx.outbox.mark_failed(item.id, failed)
-                events = await record_delivery(tx, item, "sent" if failed is None else "failed",
-                                               error=failed, details=receipt or {})
-        except StoreError as exc:
-            log.warning("outbox %s: could not record the outcome of %s: %s (lease will retry)",
-                        self.channel, item.id, exc)
-            return
+        """Mark the row and add a delivery-status touchpoint (failures also reach the agent).
+
+        An outcome that is not written leaves the row pending, and after its lease the message is
+        delivered again: a second copy for the customer if it had gone out. So that happens as
+        rarely as we simply can: provider text is made storable first; a database that is away is
+        waited for (up to half the lease, after which another claim may be under way); and if the
+        database refuses the outcome itself, the row's bare status is written without the details.
+        """
+        failed = None if failed is None else storable_text(failed)
+        details = cast(dict[str, object], _storable_json(receipt or {}))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lease.total_seconds() / 2
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                async with self.db.transaction() as tx:
+                    await _mark(tx, item, failed)
+                    events = await record_delivery(tx, item, "sent" if failed is None else "failed",
+                                                   error=failed, details=details)
+                break
+            except StoreUnavailable as exc:
+                delay = backoff_delay(tries, base=0.5, cap=10.0)
+                if loop.time() + delay > deadline:
+                    log.warning("outbox %s: could not record the outcome of %s: %s (lease will retry)",
+                                self.channel, item.id, exc)
+                    return
+                await asyncio.sleep(delay)
+            except StoreError as exc:  # the same write would fail again: keep at least the row's status
+                log.warning("outbox %s: the outcome of %s was refused (%s); recording its status alone",
+                            self.channel, item.id, exc)
+                try:
+                    async with self.db.transaction() as tx:
+                        await _mark(tx, item, failed)
+                except StoreError as again:
+                    log.warning("outbox %s: could not record the outcome of %s: %s (lease will retry)",
+                                self.channel, item.id, again)
+                    return
+                events = []
+                break
         self.feed.publish(events)
         for listener in self.recorded_listeners:
             listener(item, failed)
+
+
+async def _mark(tx: Tx, item: OutboxItem, failed: str | None) -> None:
+    """Set the row's final status: sent, or failed with the error ``failed``."""
+    if failed is None:
+        await tx.outbox.mark_sent(item.id)
+    else:
+        await tx.outbox.mark_failed(item.id, failed)
 
 
 async def record_delivery(tx: Tx, item: OutboxItem, status: str, *, error: str | None = None,

@@ -3,7 +3,8 @@
 The sender turns a ``GatewayRequest`` into one aiohttp call and hands the
 status and body back to ``interpret``, which decides: accepted (with the
 provider's id), retry later (5xx, 408, 425, 429) or never (any other 4xx,
-with the provider's own message so the agent sees why).
+with the provider's own message so the agent sees why). Ids and messages
+come out storable (``parse.provider_text``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from channels.sms.gateways import Gateway
+from channels.sms.parse import MAX_ERROR, MAX_ID, provider_text
 from contactcenter.config.schema_channels import TwilioGateway
 from contactcenter.webhook_signatures import webhook_signature
 
@@ -25,6 +27,9 @@ class GatewayRequest:
     url: str
     body: bytes
     headers: dict[str, str]
+    # True when the gateway de-duplicates a resend (Idempotency-Key): sending again after a lost
+    # answer is then safe. Twilio's Messages API has no such key: a resend is a second text.
+    idempotent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +79,7 @@ def build_request(
         "X-Signature": webhook_signature(gateway.secret, body),
         "Idempotency-Key": str(outbox_id),
         "Accept": "application/json",
-    })
+    }, idempotent=True)
 
 
 def _json(body: bytes) -> dict[str, object]:
@@ -90,8 +95,9 @@ def _provider_message(status: int, body: bytes) -> str:
     message = data.get("message") or data.get("error")
     code = data.get("code") or data.get("error_code")
     if isinstance(message, str) and message:
-        return f"{message} (code {code})" if code is not None else message
-    text = body.decode("utf-8", "replace").strip()
+        message = provider_text(message[:MAX_ERROR])
+        return f"{message} (code {provider_text(str(code)[:50])})" if code is not None else message
+    text = provider_text(body.decode("utf-8", "replace").strip())
     return f"HTTP {status}: {text[:300]}" if text else f"HTTP {status}"
 
 
@@ -99,12 +105,16 @@ def interpret(status: int, body: bytes, *, fallback_id: str) -> Accepted | Refus
     """What the gateway's answer means for this message.
 
     A 2xx without an id still means accepted: sending again would duplicate
-    the customer's message, so we keep our own id (the idempotency key).
+    the customer's message, so we keep our own id (the idempotency key). An
+    id is made storable and cut to ``MAX_ID`` (receipts refuse longer ones);
+    one that cannot be stored would leave the acceptance unrecorded, and the
+    message would be sent again after every lease.
     """
     if 200 <= status < 300:
         data = _json(body)
         provider_id = data.get("sid") or data.get("id")
-        return Accepted(str(provider_id) if provider_id not in (None, "") else fallback_id)
+        text = "" if provider_id in (None, "") else provider_text(str(provider_id)[:MAX_ID])
+        return Accepted(text or fallback_id)
     message = _provider_message(status, body)
     if status >= 500 or status in _RETRYABLE_4XX:
         return Refused(message, retry=True)

@@ -3,6 +3,8 @@
 Numbers leave here in E.164 (``contactcenter.identity``), so one customer is
 one identity whichever way their gateway writes the number. Anything a
 gateway must fix raises ``SmsInputError`` with a message fit for a 400.
+Every text taken from a gateway goes through ``provider_text`` so that it
+can be stored.
 """
 
 from __future__ import annotations
@@ -18,8 +20,23 @@ from contactcenter.identity import normalise_phone
 MAX_TEXT = 20_000  # far above any gateway's limit (Twilio: 1,600); protects the store, not the customer
 MAX_MEDIA = 10  # Twilio's MMS maximum
 MAX_ID = 200
+MAX_ERROR = 500
 FAILURE_STATUSES = frozenset({"failed", "undelivered"})
 _STATUS = re.compile(r"^[a-z_]{1,32}$")
+# What PostgreSQL refuses in text and jsonb (NUL) or cannot encode at all (lone surrogates, which
+# JSON's "\ud800" escapes produce).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def provider_text(value: str) -> str:
+    """Text from a gateway as we can store it: NUL and lone surrogates become U+FFFD, nothing else changes.
+
+    One such character in a provider id, error message or text makes every write of it fail, so the
+    outcome of a send is never recorded and the message is sent again and again. The same mapping
+    is applied wherever gateway text comes in, so an odd id still matches between a send's answer
+    and its delivery receipts.
+    """
+    return _UNSTORABLE.sub("\ufffd", value)
 
 
 class SmsInputError(ValueError):
@@ -88,7 +105,13 @@ def _one(fields: dict[str, str], name: str, *, required: bool = True, limit: int
         return ""
     if len(value) > limit:
         raise SmsInputError(f"{name} is longer than {limit} characters")
-    return value
+    return provider_text(value)
+
+
+def _optional(fields: dict[str, str], name: str, *, limit: int) -> str | None:
+    """An optional field we only show: cut to ``limit`` rather than refused, None when blank."""
+    value = fields.get(name)
+    return provider_text(value[:limit]) if value else None
 
 
 def _phone(value: str, what: str, region: str) -> str:
@@ -109,7 +132,7 @@ def twilio_inbound(pairs: list[tuple[str, str]], *, region: str) -> InboundSms:
     if not count_text.isdigit() or int(count_text) > MAX_MEDIA:
         raise SmsInputError(f"NumMedia must be a number from 0 to {MAX_MEDIA}")
     media = tuple(
-        Media(_one(fields, f"MediaUrl{n}", limit=2000), fields.get(f"MediaContentType{n}") or None)
+        Media(_one(fields, f"MediaUrl{n}", limit=2000), _optional(fields, f"MediaContentType{n}", limit=MAX_ID))
         for n in range(int(count_text))
     )
     return InboundSms(
@@ -141,7 +164,7 @@ def _text_field(data: dict[str, Any], name: str, *, required: bool = True, limit
         raise SmsInputError(f"'{name}' must be a non-empty string")
     if len(value) > limit:
         raise SmsInputError(f"'{name}' is longer than {limit} characters")
-    return value
+    return provider_text(value)
 
 
 def _media(value: Any) -> tuple[Media, ...]:
@@ -152,10 +175,10 @@ def _media(value: Any) -> tuple[Media, ...]:
     out = []
     for item in value:
         if isinstance(item, str):
-            out.append(Media(item))
+            out.append(Media(provider_text(item)))
         elif isinstance(item, dict) and isinstance(item.get("url"), str):
             kind = item.get("content_type")
-            out.append(Media(item["url"], kind if isinstance(kind, str) else None))
+            out.append(Media(provider_text(item["url"]), provider_text(kind) if isinstance(kind, str) else None))
         else:
             raise SmsInputError("each 'media' item must be a URL or {\"url\", \"content_type\"}")
     return tuple(out)
@@ -186,8 +209,8 @@ def twilio_status(pairs: list[tuple[str, str]]) -> StatusReport:
     return StatusReport(
         provider_id=_one(fields, "MessageSid"),
         status=_status(_one(fields, "MessageStatus")),
-        error_code=fields.get("ErrorCode") or None,
-        error_message=(fields.get("ErrorMessage") or None),
+        error_code=_optional(fields, "ErrorCode", limit=50),
+        error_message=_optional(fields, "ErrorMessage", limit=MAX_ERROR),
     )
 
 
@@ -199,6 +222,6 @@ def webhook_status(raw: bytes) -> StatusReport:
     return StatusReport(
         provider_id=_text_field(data, "id"),
         status=_status(_text_field(data, "status")),
-        error_code=None if code is None else str(code)[:50],
-        error_message=error[:500] if isinstance(error, str) and error else None,
+        error_code=None if code is None else provider_text(str(code)[:50]),
+        error_message=provider_text(error[:MAX_ERROR]) if isinstance(error, str) and error else None,
     )

@@ -3,7 +3,10 @@
 Each distinct (message, status) is recorded once (gateways resend receipts),
 as a ``delivery_status`` touchpoint with the segment count and encoding; a
 ``failed`` or ``undelivered`` receipt also tells the interaction's agent, in
-the same ``delivery`` event shape the outbox worker uses.
+the same ``delivery`` event shape the outbox worker uses. So does any receipt
+for a message whose acceptance we never recorded: typically one marked failed
+with "unknown outcome" because Twilio's answer was lost, which the agent was
+told to check; the receipt shows them it did go out.
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ class ReceiptRecorder:
             details.update(segments=ref.message.segments, encoding=ref.message.encoding)
         if report.error_code is not None:
             details["error_code"] = report.error_code
-        # the agent hears of failures only: "delivered" and the like are just history
+        # the agent hears of failures, and of messages whose acceptance was not recorded (their outcome
+        # may have been shown as unknown); otherwise "delivered" and the like are just history
         events += await record_delivery_status(
             tx, ref.interaction_id, touchpoint_id=ref.touchpoint_id, outbox_id=ref.outbox_id, status=report.status,
-            error=report.error_text(), details=details, tell_agent=report.failed)
+            error=report.error_text(), details=details, tell_agent=report.failed or ref.message is None)
         return True

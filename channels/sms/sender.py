@@ -4,10 +4,17 @@
 route (the number the customer texted, from their latest inbound text),
 refuses numbers that opted out, posts the message through one shared
 ``aiohttp.ClientSession`` and maps the answer: 2xx accepted, 5xx / 408 / 425 /
-429 / network trouble retried, any other 4xx failed with the provider's
+429 / no connection retried, any other 4xx failed with the provider's
 message. The provider id is remembered right after acceptance, so delivery
 receipts find the message and a retry after a crash returns the earlier
 acceptance instead of texting the customer twice.
+
+A request that went out but got no answer (a timeout, a dropped connection)
+may have been accepted. The webhook gateway de-duplicates by Idempotency-Key,
+so it is retried; Twilio has no such key, so the row fails with ``unknown
+outcome`` and the agent checks, rather than the customer maybe getting the
+text twice. Twilio's receipts (its StatusCallback names the outbox row) still
+record and show the message's real fate if Twilio did take it.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import Any
 import aiohttp
 
 from channels.sms.gateways import GatewayDirectory
-from channels.sms.outbound import Refused, build_request, interpret, status_url
+from channels.sms.outbound import GatewayRequest, Refused, build_request, interpret, status_url
 from channels.sms.segments import count_segments
 from channels.sms.store import Route, SentMessage, SmsStore
 from contactcenter.acd.feed import AgentFeed
@@ -26,6 +33,7 @@ from contactcenter.db import Database, StoreError
 from contactcenter.outbox_worker import (
     Deliver,
     OutboxWorker,
+    OutcomeUnknownError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
@@ -36,6 +44,9 @@ log = logging.getLogger(__name__)
 DEFAULT_RETRY_BASE_S = 2.0
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 MAX_RESPONSE_BYTES = 64 * 1024
+# Failures before any byte of the request is written (no connection: refused, DNS, TLS, proxy, the
+# connect timeout; or a URL aiohttp cannot use): the message certainly did not go out.
+_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL)
 
 
 class SmsSender:
@@ -77,7 +88,7 @@ class SmsSender:
         count = count_segments(text)
         request = build_request(gateway, outbox_id=item.id, sender=route.sender, recipient=route.recipient,
                                 text=text, callback=status_url(self.public_url, gateway.name, item.id))
-        status, body = await self._post(request.url, request.body, request.headers)
+        status, body = await self._post(request, gateway.name)
         outcome = interpret(status, body, fallback_id=f"outbox-{item.id}")
         if isinstance(outcome, Refused):
             error = TransientDeliveryError if outcome.retry else PermanentDeliveryError
@@ -108,14 +119,51 @@ class SmsSender:
                 f"{interaction.queue!r}")
         return route
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    async def _post(self, request: GatewayRequest, gateway: str) -> tuple[int, bytes]:
+        """POST ``request``: the answer's status and (up to 64 KiB of) its body.
+
+        Once the status line is in, it says what became of the message: a body that then breaks
+        off or times out is read as empty (a 2xx is still accepted). Without a status line, a
+        failure before the request was written is transient; any later one leaves the outcome
+        unknown, which is transient only for an ``idempotent`` gateway.
+        """
         if self._session is None:
             raise TransientDeliveryError("the SMS sender is not started")
+        status: int | None = None
+        body = b""
         try:
-            async with self._session.post(url, data=body, headers=headers, allow_redirects=False) as response:
-                return response.status, await response.content.read(MAX_RESPONSE_BYTES)
+            async with self._session.post(request.url, data=request.body, headers=request.headers,
+                                          allow_redirects=False) as response:
+                status = response.status
+                body = await _read_at_most(response.content, MAX_RESPONSE_BYTES)
+                return status, body
+        except _NOT_SENT as exc:
+            raise TransientDeliveryError(_describe(exc)) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientDeliveryError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+            if status is not None:
+                log.warning("sms %s: the answer (HTTP %d) broke off: %s; going by its status",
+                            gateway, status, _describe(exc))
+                return status, body
+            if request.idempotent:
+                raise TransientDeliveryError(_describe(exc)) from exc
+            raise OutcomeUnknownError(
+                f"{gateway} did not answer after the message was sent ({_describe(exc)}), so it may have "
+                "reached the customer; check before sending it again") from exc
+
+
+async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """The whole body, or its first ``limit`` bytes (one ``read(n)`` returns only what has arrived so far)."""
+    body = bytearray()
+    while len(body) < limit:
+        chunk = await content.read(limit - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return bytes(body)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
 
 
 class SmsOutboxWorker(OutboxWorker):
