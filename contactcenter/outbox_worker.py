@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -25,6 +24,7 @@ from typing import cast
 from contactcenter.acd.feed import AgentFeed
 from contactcenter.db import Database, StoreError, StoreUnavailable
 from contactcenter.model import ActorKind, TouchpointKind
+from contactcenter.storable import storable_json, storable_text
 from contactcenter.store import OutboxItem, Tx
 
 log = logging.getLogger(__name__)
@@ -56,35 +56,12 @@ Deliver = Callable[[OutboxItem], Awaitable[dict[str, object] | None]]
 # 2 ** 32 times any sensible base is far past any cap. Without this bound the exponent grows with
 # every failure and ``base * 2 ** n`` overflows a float after ~1,024 of them (a few hours of outage).
 _MAX_EXPONENT = 32
-# What PostgreSQL refuses in text and jsonb (NUL), and what cannot be encoded as UTF-8 at all
-# (lone surrogates, which JSON's "\ud800" escapes can produce).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def backoff_delay(attempts: int, *, base: float = 2.0, cap: float = 300.0, rng: random.Random | None = None) -> float:
     """Seconds before the next attempt: exponential with full jitter, capped, for any number of attempts."""
     ceiling = min(cap, base * 2.0 ** min(max(0, attempts - 1), _MAX_EXPONENT))
     return (rng or random).uniform(ceiling / 2, ceiling)
-
-
-def storable_text(text: str) -> str:
-    """``text`` as PostgreSQL can store it: NUL and lone surrogates become U+FFFD.
-
-    Error texts and receipts carry what a provider said. One NUL in them and the outcome cannot be
-    written, which leaves the row pending: it would be delivered again at every lease, for ever.
-    """
-    return _UNSTORABLE.sub("\ufffd", text)
-
-
-def _storable_json(value: object) -> object:
-    """``value`` with every string in it, dict keys too, passed through ``storable_text``."""
-    if isinstance(value, str):
-        return storable_text(value)
-    if isinstance(value, dict):
-        return {_storable_json(k): _storable_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_storable_json(v) for v in value]
-    return value
 
 
 class OutboxWorker:
@@ -207,7 +184,7 @@ class OutboxWorker:
         database refuses the outcome itself, the row's bare status is written without the details.
         """
         failed = None if failed is None else storable_text(failed)
-        details = cast(dict[str, object], _storable_json(receipt or {}))
+        details = cast(dict[str, object], storable_json(receipt or {}))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.lease.total_seconds() / 2
         tries = 0

@@ -4,7 +4,7 @@ The sender turns a ``GatewayRequest`` into one aiohttp call and hands the
 status and body back to ``interpret``, which decides: accepted (with the
 provider's id), retry later (5xx, 408, 425, 429) or never (any other 4xx,
 with the provider's own message so the agent sees why). Ids and messages
-come out storable (``parse.provider_text``).
+come out storable (``contactcenter.storable``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from channels.sms.gateways import Gateway
-from channels.sms.parse import MAX_ERROR, MAX_ID, provider_text
+from channels.sms.parse import MAX_ERROR, MAX_ID
 from contactcenter.config.schema_channels import TwilioGateway
+from contactcenter.storable import storable_text
 from contactcenter.webhook_signatures import webhook_signature
 
 _RETRYABLE_4XX = frozenset({408, 425, 429})
@@ -95,9 +96,9 @@ def _provider_message(status: int, body: bytes) -> str:
     message = data.get("message") or data.get("error")
     code = data.get("code") or data.get("error_code")
     if isinstance(message, str) and message:
-        message = provider_text(message[:MAX_ERROR])
-        return f"{message} (code {provider_text(str(code)[:50])})" if code is not None else message
-    text = provider_text(body.decode("utf-8", "replace").strip())
+        message = storable_text(message[:MAX_ERROR])
+        return f"{message} (code {storable_text(str(code)[:50])})" if code is not None else message
+    text = storable_text(body.decode("utf-8", "replace").strip())
     return f"HTTP {status}: {text[:300]}" if text else f"HTTP {status}"
 
 
@@ -113,7 +114,7 @@ def interpret(status: int, body: bytes, *, fallback_id: str) -> Accepted | Refus
     if 200 <= status < 300:
         data = _json(body)
         provider_id = data.get("sid") or data.get("id")
-        text = "" if provider_id in (None, "") else provider_text(str(provider_id)[:MAX_ID])
+        text = "" if provider_id in (None, "") else storable_text(str(provider_id)[:MAX_ID])
         return Accepted(text or fallback_id)
     message = _provider_message(status, body)
     if status >= 500 or status in _RETRYABLE_4XX:

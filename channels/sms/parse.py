@@ -3,7 +3,7 @@
 Numbers leave here in E.164 (``contactcenter.identity``), so one customer is
 one identity whichever way their gateway writes the number. Anything a
 gateway must fix raises ``SmsInputError`` with a message fit for a 400.
-Every text taken from a gateway goes through ``provider_text`` so that it
+Every text taken from a gateway goes through ``contactcenter.storable.storable_text`` so that it
 can be stored.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from contactcenter.identity import normalise_phone
+from contactcenter.storable import storable_text
 
 MAX_TEXT = 20_000  # far above any gateway's limit (Twilio: 1,600); protects the store, not the customer
 MAX_MEDIA = 10  # Twilio's MMS maximum
@@ -23,20 +24,6 @@ MAX_ID = 200
 MAX_ERROR = 500
 FAILURE_STATUSES = frozenset({"failed", "undelivered"})
 _STATUS = re.compile(r"^[a-z_]{1,32}$")
-# What PostgreSQL refuses in text and jsonb (NUL) or cannot encode at all (lone surrogates, which
-# JSON's "\ud800" escapes produce).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def provider_text(value: str) -> str:
-    """Text from a gateway as we can store it: NUL and lone surrogates become U+FFFD, nothing else changes.
-
-    One such character in a provider id, error message or text makes every write of it fail, so the
-    outcome of a send is never recorded and the message is sent again and again. The same mapping
-    is applied wherever gateway text comes in, so an odd id still matches between a send's answer
-    and its delivery receipts.
-    """
-    return _UNSTORABLE.sub("\ufffd", value)
 
 
 class SmsInputError(ValueError):
@@ -105,13 +92,13 @@ def _one(fields: dict[str, str], name: str, *, required: bool = True, limit: int
         return ""
     if len(value) > limit:
         raise SmsInputError(f"{name} is longer than {limit} characters")
-    return provider_text(value)
+    return storable_text(value)
 
 
 def _optional(fields: dict[str, str], name: str, *, limit: int) -> str | None:
     """An optional field we only show: cut to ``limit`` rather than refused, None when blank."""
     value = fields.get(name)
-    return provider_text(value[:limit]) if value else None
+    return storable_text(value[:limit]) if value else None
 
 
 def _phone(value: str, what: str, region: str) -> str:
@@ -164,7 +151,7 @@ def _text_field(data: dict[str, Any], name: str, *, required: bool = True, limit
         raise SmsInputError(f"'{name}' must be a non-empty string")
     if len(value) > limit:
         raise SmsInputError(f"'{name}' is longer than {limit} characters")
-    return provider_text(value)
+    return storable_text(value)
 
 
 def _media(value: Any) -> tuple[Media, ...]:
@@ -175,10 +162,10 @@ def _media(value: Any) -> tuple[Media, ...]:
     out = []
     for item in value:
         if isinstance(item, str):
-            out.append(Media(provider_text(item)))
+            out.append(Media(storable_text(item)))
         elif isinstance(item, dict) and isinstance(item.get("url"), str):
             kind = item.get("content_type")
-            out.append(Media(provider_text(item["url"]), provider_text(kind) if isinstance(kind, str) else None))
+            out.append(Media(storable_text(item["url"]), storable_text(kind) if isinstance(kind, str) else None))
         else:
             raise SmsInputError("each 'media' item must be a URL or {\"url\", \"content_type\"}")
     return tuple(out)
@@ -222,6 +209,6 @@ def webhook_status(raw: bytes) -> StatusReport:
     return StatusReport(
         provider_id=_text_field(data, "id"),
         status=_status(_text_field(data, "status")),
-        error_code=None if code is None else provider_text(str(code)[:50]),
-        error_message=provider_text(error[:MAX_ERROR]) if isinstance(error, str) and error else None,
+        error_code=None if code is None else storable_text(str(code)[:50]),
+        error_message=storable_text(error[:MAX_ERROR]) if isinstance(error, str) and error else None,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -152,6 +153,17 @@ async def available_agent(client: TestClient, db: Database, login_name: str, **s
     await console.connect()
     await console.available()
     return console
+
+
+async def texted_and_accepted(client: TestClient, db: Database, customer: str) -> tuple[AgentConsole, str]:
+    """``customer`` texts the sales number over Twilio; agent alice (sales) accepts: (her console, interaction)."""
+    alice = await available_agent(client, db, "alice", sales=5)
+    response = await post_twilio(client, "/sms/tw/inbound",
+                                 inbound_form(f"SM{uuid.uuid4().hex}", customer, SALES_NUMBER, "你好"))
+    assert response.status == 200
+    interaction = await alice.offer()
+    await alice.accept(interaction)
+    return alice, interaction
 
 
 @pytest.fixture

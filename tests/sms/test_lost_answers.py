@@ -10,7 +10,6 @@ answer whose status line arrived but whose body broke off is taken at its status
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,12 +27,11 @@ from tests.agent_console import AgentConsole
 from tests.sms.conftest import (
     LOCAL_NUMBER,
     PUBLIC_URL,
-    SALES_NUMBER,
     available_agent,
-    inbound_form,
     post_twilio,
     post_webhook,
     running_app,
+    texted_and_accepted,
 )
 from tests.sms.fake_gateway import FakeGateway
 from tests.support import Outcomes
@@ -94,13 +92,7 @@ async def client(settings: Settings, db: Database, monkeypatch: pytest.MonkeyPat
 
 
 async def _conversation(client: TestClient, db: Database) -> tuple[AgentConsole, str]:
-    alice = await available_agent(client, db, "alice", sales=5)
-    response = await post_twilio(client, "/sms/tw/inbound",
-                                 inbound_form(f"SM{uuid.uuid4().hex}", CUSTOMER, SALES_NUMBER, "你好"))
-    assert response.status == 200
-    interaction = await alice.offer()
-    await alice.accept(interaction)
-    return alice, interaction
+    return await texted_and_accepted(client, db, CUSTOMER)
 
 
 async def _outbox_row(db: Database, outbox_id: int) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from channels.sms.parse import twilio_status, webhook_inbound, webhook_status
 from contactcenter.db import Database, StoreError, StoreUnavailable
 from contactcenter.outbox_worker import OutboxWorker
 from tests.agent_console import AgentConsole
-from tests.sms.conftest import PUBLIC_URL, SALES_NUMBER, available_agent, inbound_form, post_twilio
+from tests.sms.conftest import PUBLIC_URL, SALES_NUMBER, post_twilio, texted_and_accepted
 from tests.sms.fake_gateway import FakeGateway
 from tests.support import Outcomes
 
@@ -58,13 +58,7 @@ def _finished(client: TestClient) -> _Finished:
 
 
 async def _conversation(client: TestClient, db: Database) -> tuple[AgentConsole, str]:
-    alice = await available_agent(client, db, "alice", sales=5)
-    response = await post_twilio(client, "/sms/tw/inbound",
-                                 inbound_form(f"SM{uuid.uuid4().hex}", CUSTOMER, SALES_NUMBER, "你好"))
-    assert response.status == 200
-    interaction = await alice.offer()
-    await alice.accept(interaction)
-    return alice, interaction
+    return await texted_and_accepted(client, db, CUSTOMER)
 
 
 async def _row(db: Database, outbox_id: int) -> dict[str, Any]:
