@@ -404,7 +404,9 @@
     const text = input.value.trim();
     if (!text) return;
     input.value = "";
-    const item = { client_msg_id: newId(), text: text.slice(0, MAX_TEXT) };
+    // cut by code points, as the server counts: slicing UTF-16 could split an emoji's surrogate pair,
+    // and the server refuses a lone surrogate, which would lose the message
+    const item = { client_msg_id: newId(), text: Array.from(text).slice(0, MAX_TEXT).join("") };
     saved.pending.push(item);
     save();
     addPending(item);

@@ -123,7 +123,12 @@ class SmsStore:
         return None if row is None else _sent(row)
 
     async def outbound_ref(self, gateway: str, provider_id: str, outbox_hint: int | None) -> OutboundRef | None:
-        """The message a receipt is about: by provider id, else by the outbox id in the callback URL."""
+        """The message a receipt is about: by provider id, else by the outbox id in the callback URL.
+
+        The outbox id is only a hint for a message whose acceptance was never recorded (its answer
+        was lost): it is not covered by a webhook gateway's signature, so it never attaches a
+        receipt to a message we know under another provider id.
+        """
         row = await self.conn.fetchrow(
             f"""SELECT {_SENT_COLUMNS}, o.touchpoint_id, o.interaction_id FROM sms_messages m
                 JOIN outbox o ON o.id = m.outbox_id WHERE m.gateway = $1 AND m.provider_id = $2""",
@@ -133,7 +138,8 @@ class SmsStore:
         if outbox_hint is None:
             return None
         row = await self.conn.fetchrow(
-            "SELECT id, touchpoint_id, interaction_id FROM outbox WHERE id = $1 AND channel = 'sms'", outbox_hint)
+            """SELECT id, touchpoint_id, interaction_id FROM outbox o WHERE id = $1 AND channel = 'sms'
+                 AND NOT EXISTS (SELECT 1 FROM sms_messages m WHERE m.outbox_id = o.id)""", outbox_hint)
         if row is None:
             return None
         return OutboundRef(row["id"], row["touchpoint_id"], row["interaction_id"], None)

@@ -254,3 +254,16 @@ async def test_picture_messages_keep_their_media_and_are_never_keywords(client: 
         payload = await tx.conn.fetchval("SELECT payload FROM touchpoints WHERE kind = 'inbound_message'")
         assert await tx.conn.fetchval("SELECT count(*) FROM sms_opt_outs") == 0
     assert payload["media"] == [{"url": "https://media.example/1.jpg", "content_type": "image/jpeg"}]
+
+
+async def test_a_receipt_naming_another_id_is_not_attached_by_the_callbacks_outbox_id(
+        client: TestClient, db: Database, provider: FakeGateway, outcomes: Outcomes) -> None:
+    """The ``outbox_id`` in the callback URL only finds a message whose acceptance was never recorded."""
+    alice, interaction = await _conversation(client, db)
+    await alice.reply(interaction, "已发货")
+    callback = (await provider.next()).form["StatusCallback"].removeprefix(PUBLIC_URL)
+    await outcomes.next()  # accepted under the provider's id, recorded
+    stranger = {"MessageSid": "SM-not-ours", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    assert (await post_twilio(client, callback, stranger)).status == 404
+    assert [t["payload"]["status"] for t in await _touchpoints(db, interaction, "delivery_status")] == ["sent"]
+    await alice.disconnect()
