@@ -69,6 +69,7 @@ def parse_identity(text: str, *, default_region: str | None = None) -> tuple[Ide
     A bare value with ``@`` is an email; one made of digits and ``+ -()`` is a phone.
     """
     kind_text, sep, rest = text.partition(":")
+    kind_text = kind_text.strip().lower()  # "EMAIL:..." names the kind too, not an address with a colon
     if sep and kind_text in IdentityKind.__members__.values():
         kind = IdentityKind(kind_text)
         return kind, normalise(kind, rest, default_region=default_region)

@@ -28,6 +28,7 @@ from contactcenter.api import (
     reports_api,
     ui,
 )
+from contactcenter.api.auth import same_origin_middleware
 from contactcenter.api.errors import error_middleware
 from contactcenter.api.keys import AGENT_HUB, DB, DB_HEALTH, FEED, INTAKE, ROUTER, SETTINGS
 from contactcenter.api.ratelimit import Limit, RateLimiter
@@ -81,7 +82,7 @@ def rate_limiter(settings: Settings) -> RateLimiter:
 def build_app(settings: Settings, db: Database) -> web.Application:
     """The whole application over an open database pool (the caller owns the pool)."""
     app = web.Application(
-        middlewares=[rate_limiter(settings).middleware, error_middleware],
+        middlewares=[rate_limiter(settings).middleware, error_middleware, same_origin_middleware],
         client_max_size=settings.server.max_body_bytes,
     )
     feed = AgentFeed()

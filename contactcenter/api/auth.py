@@ -7,7 +7,9 @@ Tokens never travel in URLs.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +30,47 @@ class LoginBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     login: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=1, max_length=1000)
+
+
+def _own_origins(request: web.Request) -> set[str]:
+    """The origins a browser page of this server has: as reached, and as published (behind a proxy)."""
+    origins = {f"{request.scheme}://{request.host}"}
+    public_url = request.app[SETTINGS].server.public_url
+    if public_url:
+        parts = urlsplit(public_url)
+        origins.add(f"{parts.scheme}://{parts.netloc}")
+    return origins
+
+
+def check_same_origin(request: web.Request) -> None:
+    """Refuse a browser request sent by another site's page (cross-site request forgery).
+
+    Browsers name the page's origin in ``Origin`` on websocket upgrades and on every POST,
+    PUT, PATCH and DELETE. A request without one is not from a browser page (or is
+    same-origin in an old browser): session cookies are SameSite=Strict, so it carries none
+    from elsewhere.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    if origin.rstrip("/").lower() not in {o.lower() for o in _own_origins(request)}:
+        raise ApiError(403, "bad_origin", f"requests from {origin} are not accepted here")
+
+
+@web.middleware
+async def same_origin_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Changes through the API must come from this server's own pages (or from non-browser clients).
+
+    SameSite=Strict keeps other sites' pages from sending the session cookie, but not a page on
+    another origin of the same site (another subdomain), and a plain ``text/plain`` form post
+    needs no CORS preflight. The channels' webhooks (``/sms``, ``/voice``) are not browser
+    endpoints and are signed instead.
+    """
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.path.startswith("/api/"):
+        check_same_origin(request)
+    return await handler(request)
 
 
 def session_token(request: web.Request) -> str | None:
@@ -85,7 +128,8 @@ async def login(request: web.Request) -> web.Response:
         token,
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        # behind a TLS-terminating proxy request.secure is False; public_url says what browsers use
+        secure=request.secure or (settings.server.public_url or "").startswith("https://"),
         path="/",
         max_age=int(settings.server.session_ttl),
     )

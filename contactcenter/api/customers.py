@@ -142,7 +142,9 @@ async def add_identity(request: web.Request) -> web.Response:
     async with request.app[DB].transaction() as tx:
         try:
             customer = await tx.customers.get(customer_id)
-            await tx.customers.add_identity(customer.id, body.kind, address)
+            identity = await tx.customers.add_identity(customer.id, body.kind, address)
+            if identity.customer_id != customer.id:  # merged while we waited: it went to the survivor
+                customer = await tx.customers.get(identity.customer_id)
         except CustomerNotFound:
             raise ApiError(404, "not_found", f"no such customer: {customer_id}") from None
         except IdentityTaken as exc:
@@ -176,7 +178,10 @@ async def merge_customers(request: web.Request) -> web.Response:
         if survivor.merged_into or merged.merged_into:
             raise ApiError(409, "already_merged", "one of these customers was already merged")
         tier = max((survivor.tier, merged.tier), key=lambda t: tier_weight(request, t))
-        moved = await tx.customers.merge(survivor.id, merged.id, tier=tier)
+        try:
+            moved = await tx.customers.merge(survivor.id, merged.id, tier=tier)
+        except CustomerNotFound:  # another merge of one of them committed while this one waited for it
+            raise ApiError(409, "already_merged", "one of these customers was just merged") from None
         await tx.touchpoints.append(
             customer_id=survivor.id,
             kind=TouchpointKind.MERGE,

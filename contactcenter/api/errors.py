@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from contactcenter.db import StoreUnavailable
+from contactcenter.db import StoreConflict, StoreInputError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,10 @@ async def error_middleware(
     except StoreUnavailable as exc:
         log.warning("store unavailable during %s %s: %s", request.method, request.path, exc)
         return error_response(503, "unavailable", "the database is unavailable; retry later")
+    except StoreInputError as exc:
+        return error_response(400, "bad_input", f"a value in the request cannot be stored: {exc}")
+    except StoreConflict as exc:  # a handler that expects one says so itself; any other is a conflict all the same
+        return error_response(409, "conflict", f"the change conflicts with existing data: {exc}")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -76,6 +80,8 @@ async def read_json(request: web.Request) -> Any:
         raise
     except ValueError as exc:
         raise ApiError(400, "invalid_json", f"the request body is not JSON: {exc}") from None
+    except RecursionError:  # nested deeper than the parser goes: not JSON we take
+        raise ApiError(400, "invalid_json", "the request body is nested too deeply") from None
 
 
 def parse_uuid(text: str, what: str = "id") -> Any:

@@ -1,5 +1,5 @@
 """PostgreSQL access: the pool, migrations, error mapping and the embedded server."""
 
-from contactcenter.db.database import Database, StoreConflict, StoreError, StoreUnavailable
+from contactcenter.db.database import Database, StoreConflict, StoreError, StoreInputError, StoreUnavailable
 
-__all__ = ["Database", "StoreConflict", "StoreError", "StoreUnavailable"]
+__all__ = ["Database", "StoreConflict", "StoreError", "StoreInputError", "StoreUnavailable"]

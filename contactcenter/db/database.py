@@ -37,6 +37,13 @@ class StoreConflict(StoreError):
     """The write conflicts with existing data (a unique or reference constraint)."""
 
 
+class StoreInputError(StoreError):
+    """A value the database cannot take: NUL in text, a number out of range, malformed input.
+
+    The caller's input is at fault, not the server or the database: an HTTP request gets a 400.
+    """
+
+
 _UNAVAILABLE = (
     OSError,
     TimeoutError,
@@ -56,6 +63,12 @@ def map_store_errors() -> Iterator[None]:
         yield
     except (asyncpg.UniqueViolationError, asyncpg.ForeignKeyViolationError) as exc:
         raise StoreConflict(str(exc)) from exc
+    except asyncpg.DataError as exc:  # SQLSTATE class 22, e.g. NUL in text, a value out of range
+        raise StoreInputError(str(exc)) from exc
+    except asyncpg.InterfaceError as exc:
+        if isinstance(exc, ValueError):  # asyncpg could not encode an argument (an int beyond int64)
+            raise StoreInputError(str(exc)) from exc
+        raise StoreUnavailable(f"database unavailable: {exc}") from exc
     except _UNAVAILABLE as exc:
         raise StoreUnavailable(f"database unavailable: {exc}") from exc
     except asyncpg.PostgresConnectionError as exc:

@@ -27,7 +27,7 @@ from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
 from contactcenter.acd.feed import AgentFeed, AgentSubscription
-from contactcenter.api.auth import current_agent
+from contactcenter.api.auth import check_same_origin, current_agent
 from contactcenter.api.errors import ApiError
 from contactcenter.db import Database, StoreError
 from contactcenter.hub.actions import ActionError, AgentActions
@@ -224,12 +224,4 @@ async def _send_error(ws: web.WebSocketResponse, code: str, message: str, ref: s
         body["ref"] = ref
     await ws.send_json(body)
 
-
-def check_same_origin(request: web.Request) -> None:
-    """Refuse cross-site websocket hijacking: a browser's Origin must be this server's."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return  # not a browser (or a same-origin non-CORS client)
-    if origin.rstrip("/") != f"{request.scheme}://{request.host}":
-        raise ApiError(403, "bad_origin", f"origin {origin} may not open the agent console socket")
 

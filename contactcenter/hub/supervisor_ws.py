@@ -22,8 +22,7 @@ from collections import deque
 
 from aiohttp import WSMsgType, web
 
-from contactcenter.api.auth import require_role
-from contactcenter.hub.agent_ws import check_same_origin
+from contactcenter.api.auth import check_same_origin, require_role
 from contactcenter.metrics.live import LiveMetrics
 from contactcenter.model import Role
 from contactcenter.websocket_shutdown import close_websockets

@@ -51,7 +51,7 @@ class CustomerStore:
         await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{kind}:{address}")
         owner = await self._owner(kind, address)
         if owner is not None:
-            return await self.get(owner), False
+            return await self.get(await self._live(owner)), False
         row = await self.conn.fetchrow(
             f"INSERT INTO customers (display_name, tier) VALUES ($1, COALESCE($2, 'standard')) "
             f"RETURNING {_CUSTOMER_COLUMNS}",
@@ -65,6 +65,15 @@ class CustomerStore:
             row["id"],
         )
         return from_row(Customer, row), True
+
+    async def _live(self, customer_id: uuid.UUID) -> uuid.UUID:
+        """The customer, or its survivor, locked against a merge in flight (``cc_live_customer``).
+
+        Without the lock a reader could take the customer a concurrent merge is moving away, then
+        write under it once the merge commits: history the survivor never shows.
+        """
+        live: uuid.UUID = await self.conn.fetchval("SELECT cc_live_customer($1)", customer_id)
+        return live
 
     async def find_by_identity(self, kind: str, address: str) -> Customer | None:
         owner = await self._owner(kind, address)
@@ -113,8 +122,13 @@ class CustomerStore:
         return from_row(Customer, row)
 
     async def add_identity(self, customer_id: uuid.UUID, kind: str, address: str) -> Identity:
-        """Attach an identity; raises ``IdentityTaken`` if another customer owns it."""
+        """Attach an identity to the customer, or to its survivor if it was merged meanwhile.
+
+        Raises ``IdentityTaken`` if another customer owns it. The returned identity names the
+        customer it went to.
+        """
         await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{kind}:{address}")
+        customer_id = await self._live(customer_id)
         owner = await self._owner(kind, address)
         if owner is not None and owner != customer_id:
             raise IdentityTaken(owner)
