@@ -12,8 +12,10 @@ committed → handed to the router. Then exactly one of:
   ``302`` to the voicemail URI, or a callback interaction (queued in the
   queue's ``callback_queue``, else in the call's own queue) then ``480``, or
   just ``480``;
-* the caller hangs up (``CallCancelled``, or the endpoint gives up) → the
-  interaction is abandoned, with a ``cancelled`` call event.
+* the caller hangs up (``CallCancelled``: CANCEL or a BYE in the early
+  dialog; or the endpoint gives up) → the interaction is abandoned, with a
+  ``cancelled`` call event. A call that left before its commit is never
+  handed to the router (an agent would be offered a dead call).
 
 Every reaction runs as a guarded task; a failure is logged and counted and
 never reaches the SIP loop. Races (the caller hangs up while an agent
@@ -57,7 +59,8 @@ class _Call:
     interaction_id: uuid.UUID | None = None
     answered: bool = False  # we have decided the final answer
     gone: bool = False  # the caller left or the transaction is over
-    routed: asyncio.Event = field(default_factory=asyncio.Event)  # filed and handed to the router (or failed)
+    handed: bool = False  # handed to the router (a call gone before its commit never is)
+    routed: asyncio.Event = field(default_factory=asyncio.Event)  # filed and handed on (or failed, or gone)
 
 
 @dataclass(slots=True)
@@ -181,10 +184,15 @@ class CallDesk:
                     self._reject(call.key, 503 if result is None else 480)
                 continue
             call.interaction_id = result.interaction_id
+            if call.gone:
+                # the caller hung up before the commit: routing it would offer an agent a dead call.
+                # ``_abandon`` (spawned when it left) closes it in the store instead.
+                call.routed.set()
+                continue
+            call.handed = True
             to_route.append((call, result))
-            if not call.gone:
-                self._by_interaction[result.interaction_id] = call
-                queued.append(call.key)
+            self._by_interaction[result.interaction_id] = call
+            queued.append(call.key)
         if queued:
             endpoint = shell.endpoint
             self.counters.queued += sum(shell.command(lambda now: [endpoint.mark_queued(k, now) for k in queued]))
@@ -211,18 +219,27 @@ class CallDesk:
         await asyncio.gather(*(one(call, result) for call, result in calls))
 
     async def _abandon(self, call: _Call, why: str) -> None:
+        """Record the call event, then close the interaction; the close must happen even if the record fails,
+        or the router keeps a caller who has gone in the queue and offers the dead call to an agent."""
         await call.routed.wait()
         iid = call.interaction_id
         if iid is None:
             return
         waited = round(self._shell().now() - call.arrived, 3)
         actor = ActorKind.CUSTOMER if why == "cancelled" else ActorKind.SYSTEM
-        await self.writer.touchpoint(iid, why, actor, {"call_id": db_text(call.call_id), "waited_s": waited})
+        try:
+            await self.writer.touchpoint(iid, why, actor, {"call_id": db_text(call.call_id), "waited_s": waited})
+        except Exception as exc:  # only the record is lost; the router must still hear the caller has gone
+            log.warning("voice: %s call event for interaction %s not written: %s", why, iid, exc)
         try:
             await self.ctx.router.submit(
                 lambda at: r.InteractionAbandoned(at=at, interaction_id=str(iid)), waited_s=waited)
-        except r.RoutingError:
-            await self._end(iid)  # an agent took it meanwhile, or it is already closed
+        except r.RoutingError as exc:
+            if not call.handed and exc.code == r.ErrorCode.UNKNOWN_INTERACTION:
+                # never routed (gone before its commit): nothing but the store knows it, so close it there
+                await self.store.abandon_unrouted(iid, waited)
+            else:
+                await self._end(iid)  # an agent took it meanwhile, or it is already closed
 
     async def _end(self, iid: uuid.UUID) -> None:
         """End a call an agent holds (so wrap-up follows); nothing if it is not assigned."""

@@ -130,6 +130,28 @@ class VoiceStore:
         return await append_call_event(tx, interaction, event, actor_kind=actor_kind, actor_id=None, details=details,
                                        notify_agent=notify_agent)
 
+    async def abandon_unrouted(self, interaction_id: uuid.UUID, waited_s: float) -> bool:
+        """Abandon a call the router was never given (the caller left before it was filed); False if not queued.
+
+        The router's ``InteractionAbandoned`` cannot close what it does not
+        hold, and left queued the interaction would be offered after the next
+        rebuild. Written as the router's abandon is: state, closed_at, and a
+        ``state_change`` touchpoint.
+        """
+        async with self.db.transaction() as tx:
+            customer_id = await tx.conn.fetchval(
+                "UPDATE interactions SET state = 'abandoned', closed_at = clock_timestamp(), agent_id = NULL "
+                "WHERE id = $1 AND state = 'queued' RETURNING customer_id",
+                interaction_id,
+            )
+            if customer_id is None:
+                return False
+            await tx.touchpoints.append(
+                customer_id=customer_id, interaction_id=interaction_id, kind=TouchpointKind.STATE_CHANGE,
+                channel="voice", actor_kind=ActorKind.SYSTEM, payload={"state": "abandoned", "waited_s": waited_s},
+            )
+        return True
+
     async def close_calls_lost_in_restart(self) -> tuple[int, list[AgentEvent]]:
         """Abandon (reason ``restart``) every call still waiting in a queue from a previous run.
 

@@ -9,7 +9,9 @@ The answer is 200 only after that has committed, so a gateway that sees
 anything else retries. ``event_id``, the gateway's own id for the event, is a
 dedupe key: a retry after a lost answer, or a captured request sent again, is
 answered 200 with ``duplicate: true`` and records nothing. Without it each
-delivery is recorded.
+delivery is recorded. The gateway's text (``call_id``, ``target``,
+``event_id``) is stored with NUL and lone surrogates as U+FFFD
+(``storable_text``): PostgreSQL refuses them, and every retry would fail.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from contactcenter.api.errors import ApiError
 from contactcenter.channel_context import ChannelContext
 from contactcenter.config.schema_channels import Sip
 from contactcenter.model import ActorKind
+from contactcenter.storable import storable_text
 from contactcenter.webhook_signatures import SIGNATURE_HEADER, valid_webhook_signature
 
 _REFUSED_STATUS = {"bad_call_event": 400, "unknown_interaction": 404, "not_a_call": 409, "bad_state": 409}
@@ -69,15 +72,17 @@ def events_handler(context: ChannelContext, sip: Sip, store: VoiceStore) -> web.
             if iid is None:
                 raise ApiError(404, "unknown_call", f"no call with Call-ID {event.call_id!r}")
         details: dict[str, Any] = {"gateway": name}
-        details.update((k, v) for k, v in (("talk_time_s", event.talk_time_s), ("target", event.target),
-                                           ("call_id", event.call_id)) if v is not None)
-        if event.event_id is not None:
-            details["event_id"] = event.event_id
+        if event.talk_time_s is not None:
+            details["talk_time_s"] = event.talk_time_s
+        # the Call-ID lookup above needs no cleaning: call_key() makes it the key the SIP side stored
+        texts = {"target": event.target, "call_id": event.call_id, "event_id": event.event_id}
+        details.update((k, storable_text(v)) for k, v in texts.items() if v is not None)
+        event_id = details.get("event_id")
         try:
             recorded = await record_call_event(
                 context.db, context.feed, context.router, iid, event.event, actor_kind=ActorKind.SYSTEM,
                 actor_id=f"gateway:{name}", details=details,
-                dedupe_key=None if event.event_id is None else f"{name}:{event.event_id}")
+                dedupe_key=None if event_id is None else f"{name}:{event_id}")
         except CallEventRefused as exc:
             raise ApiError(_REFUSED_STATUS.get(exc.code, 409), exc.code, str(exc)) from None
         except r.RoutingError as exc:  # "ended" for a call the router no longer holds: recorded, not applied

@@ -109,6 +109,52 @@ def test_cancel_while_queued_gives_200_and_487() -> None:
     assert not ep.mark_queued(arrived.call_key, 10.0)
 
 
+def bye(to_tag: str, *, branch: str = "z9hG4bKbye1", cseq: int = 2, **kwargs: object) -> bytes:
+    """A BYE in the caller's (early) dialog: the INVITE's Call-ID and From tag, our To tag."""
+    return ack(to_tag=to_tag, branch=branch, cseq=cseq, **kwargs).replace(  # type: ignore[arg-type]
+        b"ACK ", b"BYE ", 1).replace(f"CSeq: {cseq} ACK".encode(), f"CSeq: {cseq} BYE".encode())
+
+
+def test_bye_in_the_early_dialog_of_a_queued_call_ends_it_like_cancel() -> None:
+    ep = make_endpoint()
+    arrived = arrive(ep)
+    ep.mark_queued(arrived.call_key, 0.1)
+    (queued,) = responses(ep.data_to_send())
+    tag = (queued.header("To") or "").rpartition(";tag=")[2]
+    ep.datagram_received(bye(tag), TRUNK_SOURCE, 2.0)
+    ok, terminated = responses(ep.data_to_send())
+    assert (ok.status, ok.header("CSeq")) == (200, "2 BYE")
+    assert (terminated.status, terminated.header("CSeq")) == (487, "1 INVITE")
+    assert ep.events_received() == [CallCancelled(arrived.call_key)]
+    assert ep.counters.calls_cancelled == 1 and ep.active_calls == 0
+    ep.datagram_received(bye(tag), TRUNK_SOURCE, 2.1)  # a retransmission: the transaction's 200 again
+    assert statuses(ep.data_to_send()) == [200] and ep.events_received() == []
+    ep.datagram_received(ack(to_tag=tag), TRUNK_SOURCE, 2.2)
+    assert ep.events_received() == []  # the call already ended with CallCancelled
+    ep.datagram_received(bye(tag, branch="z9hG4bKbye2", cseq=3), TRUNK_SOURCE, 2.3)
+    assert statuses(ep.data_to_send()) == [481]  # the dialog is gone
+
+
+def test_bye_that_names_no_early_dialog_gets_481() -> None:
+    ep = make_endpoint()
+    arrived = arrive(ep)
+    tag = ep._calls[arrived.call_key].to_tag
+    ep.datagram_received(bye(tag), TRUNK_SOURCE, 0.5)  # no 182 yet: the caller cannot be in a dialog
+    assert statuses(ep.data_to_send()) == [481]
+    ep.mark_queued(arrived.call_key, 1.0)
+    ep.data_to_send()
+    wrong = [bye("0123456789abcdef", branch="z9hG4bKw1"), bye(tag, branch="z9hG4bKw2", call_id="other@x"),
+             bye(tag, branch="z9hG4bKw3").replace(b";tag=", b";tag=x", 1)]  # another From tag
+    for n, data in enumerate(wrong):
+        ep.datagram_received(data, TRUNK_SOURCE, 2.0 + n)
+        assert statuses(ep.data_to_send()) == [481]
+    assert ep.events_received() == [] and ep.active_calls == 1
+    assert ep.reject(arrived.call_key, 480, 5.0)
+    ep.data_to_send()
+    ep.datagram_received(bye(tag, branch="z9hG4bKw4"), TRUNK_SOURCE, 5.1)  # answered: no early dialog left
+    assert statuses(ep.data_to_send()) == [481] and ep.events_received() == []
+
+
 def test_no_agent_480_and_timer_h_when_never_acknowledged() -> None:
     ep = make_endpoint()
     arrived = arrive(ep)

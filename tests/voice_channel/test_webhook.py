@@ -115,3 +115,20 @@ async def test_an_event_id_makes_redeliveries_and_replays_no_ops(
             "SELECT payload FROM touchpoints WHERE kind = 'call_event' AND actor_id = 'gateway:carrier' ORDER BY id")
     assert [(e["payload"]["event"], e["payload"].get("event_id")) for e in events] == [
         ("transferred", "pbx-evt-1"), ("ended", "pbx-evt-2"), ("held", "pbx-evt-3")]
+
+
+async def test_a_nul_in_a_signed_event_is_stored_not_a_server_error(
+    client: TestClient, db: Database, channel: VoiceChannel, sip_port: int, tmp_path: Path,
+    console_for: Callable[..., Any],
+) -> None:
+    """PostgreSQL refuses U+0000 in jsonb: the gateway's text must be made storable (as the SIP side does with
+    db_text), or every retry of this event fails with 500 and the event is never recorded."""
+    dora, iid = await _connected_call(channel, sip_port, tmp_path, console_for)
+    posted = await _post(client, "carrier", {"interaction_id": iid, "event": "transferred",
+                                             "target": "80\u000001", "event_id": "evt\u00001"})
+    assert posted.status == 200, (posted.status, await posted.text())
+    await dora.expect("message", interaction_id=iid)
+    async with db.connection() as tx:
+        payload = await tx.conn.fetchval(
+            "SELECT payload FROM touchpoints WHERE kind = 'call_event' AND actor_id = 'gateway:carrier'")
+    assert (payload["target"], payload["event_id"]) == ("80\ufffd01", "evt\ufffd1")

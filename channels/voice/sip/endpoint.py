@@ -9,11 +9,11 @@ and ``events_received()`` (persist and act on those facts).
 
 A call's life: INVITE → ``100 Trying`` + :class:`CallArrived` → the app's
 ``mark_queued`` → ``182 Queued`` every ``queued_interval`` → the app's
-``redirect`` (302 to the agent or voicemail) or ``reject`` (e.g. 480) →
-ACK → :class:`CallCompleted`.  A CANCEL on the way gives ``200``/``487``
-and :class:`CallCancelled`.  Commands on a call that has already ended
-return False rather than raise: the caller hanging up while the app was
-deciding is a race, not a bug.
+``redirect`` (302 to the agent or voicemail) or ``reject`` (e.g. 480) → ACK →
+:class:`CallCompleted`.  A CANCEL on the way gives ``200``/``487`` and
+:class:`CallCancelled`; so does a BYE in the early dialog our ``182`` set up
+(§15).  Commands on a call that has already ended return False rather than
+raise: the caller hanging up while the app was deciding is a race, not a bug.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from .events import (
     Unregistered,
 )
 from .headers import parse_cseq
-from .message import SipParseError, SipRequest, has_tag, make_response, parse_message
+from .message import SipParseError, SipRequest, dialog_id, has_tag, make_response, parse_message
 from .net import Address, SendData, Transport
 from .registrar import Registrar
 from .stateless import reply_to_unparsable, stateless_tag
@@ -67,6 +67,7 @@ class _Call:
     to_tag: str
     phase: CallPhase
     give_up_at: float
+    dialog: tuple[str, str, str]  # the early dialog a 182 sets up, for a BYE that ends it
     next_queued: float | None = None
 
 
@@ -83,6 +84,7 @@ class SipEndpoint:
         )
         self._tx = ServerTransactions(tag_secret=config.tag_secret, t1=config.t1, t2=config.t2, t4=config.t4)
         self._calls: dict[str, _Call] = {}
+        self._dialogs: dict[tuple[str, str, str], str] = {}  # dialog ID → call key
         self._timers: list[tuple[float, int, str]] = []
         self._seq = 0
         self._out: list[SendData] = []
@@ -199,14 +201,14 @@ class SipEndpoint:
             elif isinstance(action, NewRequest):
                 self._on_request(action, now)
             elif isinstance(action, CancelReceived):
-                call = self._calls.pop(action.call_key, None)
+                call = self._drop(action.call_key)
                 if call is not None:
                     self._respond(call.key, call.request, 487, now, to_tag=call.to_tag)
                     self.counters.calls_cancelled += 1
                     self._events.append(CallCancelled(call.key))
             elif isinstance(action, AckReceived | TransactionTimedOut):
                 acknowledged = isinstance(action, AckReceived)
-                if self._calls.pop(action.call_key, None) is not None:
+                if self._drop(action.call_key) is not None:
                     self.counters.calls_completed += 1
                     self.counters.calls_timed_out += not acknowledged
                     self._events.append(CallCompleted(action.call_key, action.status, acknowledged))
@@ -233,8 +235,10 @@ class SipEndpoint:
         asserted = headers.get_all("p-asserted-identity") if trunk is not None else None
         who = caller_id(headers.get("from"), asserted)
         self._respond(key, request, 100, now)
-        call = _Call(key, request, tag, CallPhase.ARRIVED, now + self.config.max_queue_seconds)
+        dialog = dialog_id(request, tag)
+        call = _Call(key, request, tag, CallPhase.ARRIVED, now + self.config.max_queue_seconds, dialog)
         self._calls[key] = call
+        self._dialogs[dialog] = key
         self._push(call.give_up_at, key)
         self.counters.calls_arrived += 1
         self._events.append(
@@ -263,10 +267,24 @@ class SipEndpoint:
             allow: tuple[tuple[str, str], ...] = (("Allow", ALLOW), ("Accept", "application/sdp"))
             self._respond(key, request, 200, now, to_tag=tag, extra=allow)
         elif method == "BYE":
-            self._respond(key, request, 481, now, to_tag=tag)
+            self._on_bye(key, request, now, tag)
         else:
             status = 405 if method in _KNOWN_ELSEWHERE else 501
             self._respond(key, request, status, now, to_tag=tag, extra=(("Allow", ALLOW),))
+
+    def _on_bye(self, key: str, request: SipRequest, now: float, tag: str) -> None:
+        """End the queued call whose early dialog (§15) the BYE names, as a CANCEL does, or it stays queued.
+
+        §15.1.2: 200 for the BYE, 487 for the INVITE. Only a 182 makes a dialog (our 100 has no tag): else 481."""
+        call = self._calls.get(self._dialogs.get(dialog_id(request), ""))
+        if call is None or call.phase is not CallPhase.QUEUED:
+            self._respond(key, request, 481, now, to_tag=tag)
+            return
+        self._drop(call.key)
+        self._respond(key, request, 200, now)
+        self._respond(call.key, call.request, 487, now, to_tag=call.to_tag)
+        self.counters.calls_cancelled += 1
+        self._events.append(CallCancelled(call.key))
 
     def _on_register(self, key: str, request: SipRequest, now: float) -> None:
         tag = stateless_tag(request, self.config.tag_secret)
@@ -326,6 +344,13 @@ class SipEndpoint:
             return False
         self._respond(key, request, 420, now, to_tag=tag, extra=(("Unsupported", ", ".join(required)),))
         return True
+
+    def _drop(self, call_key: str) -> _Call | None:
+        """Forget a call that has ended, and its early dialog with it."""
+        call = self._calls.pop(call_key, None)
+        if call is not None:
+            self._dialogs.pop(call.dialog, None)  # unique: our To tag is unique per INVITE transaction
+        return call
 
     def _command(self, call_key: str, status: int, now: float, extra: tuple[tuple[str, str], ...]) -> bool:
         call = self._calls.get(call_key)

@@ -366,3 +366,21 @@ def has_tag(name_addr: str) -> bool:
     close = name_addr.rfind(">")
     params = name_addr[close + 1 :] if close >= 0 else name_addr.partition(";")[2]
     return any(p.strip().lower().startswith("tag=") for p in params.split(";"))
+
+
+def tag_of(name_addr: str) -> str:
+    """A From/To value's tag parameter (outside the URI's angle brackets), or "" without one."""
+    close = name_addr.rfind(">")
+    params = name_addr[close + 1 :] if close >= 0 else name_addr.partition(";")[2]
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "tag":
+            return value.strip()
+    return ""
+
+
+def dialog_id(request: SipRequest, to_tag: str | None = None) -> tuple[str, str, str]:
+    """(Call-ID, From tag, To tag) (§12): ``to_tag`` is ours when we answer, else the request's own."""
+    headers = request.headers
+    to_tag = tag_of(headers.get("to") or "") if to_tag is None else to_tag
+    return headers.get("call-id") or "", tag_of(headers.get("from") or ""), to_tag
