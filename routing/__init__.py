@@ -28,7 +28,9 @@ in order.  The rules, in one place:
   agent holds no reservation.
 * **Clocks.** escalation and max wait count from the time the interaction
   entered its current queue: ``arrived_at`` on arrival, the transfer time after
-  a transfer.  Priority always ages from ``arrived_at``.
+  a transfer, ``enqueued_at`` when the shell re-feeds an interaction that had
+  been transferred or moved (after a restart).  Priority always ages from
+  ``arrived_at``.
 """
 
 from routing.config import (

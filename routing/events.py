@@ -118,11 +118,17 @@ class InteractionArrived(_InteractionEvent):
     """A customer is waiting in ``queue``.
 
     ``arrived_at`` keeps the original arrival time when the shell re-feeds an
-    interaction (after a restart); aging, FIFO order, escalation and max wait all
-    count from it.  ``last_agent_id`` asks for sticky routing; ``target_agent_id``
-    reserves the interaction for one named agent.  ``keep_waiting`` exempts it
-    from its queues' ``max_wait``: it is a message left for whoever comes (an
-    offline form), not a customer who gives up.
+    interaction (after a restart); aging, FIFO order and the sticky wait count
+    from it.  ``enqueued_at`` is when it entered ``queue`` (default:
+    ``arrived_at``); escalation and max wait count from it.  A re-fed
+    interaction that was transferred or moved before the restart entered its
+    current queue after it arrived, and a new queue's clocks start at the
+    transfer (as ``InteractionTransferred`` starts them live), so without it a
+    restart would escalate or give up on it early.  ``last_agent_id`` asks for
+    sticky routing; ``target_agent_id`` reserves the interaction for one named
+    agent.  ``keep_waiting`` exempts it from its queues' ``max_wait``: it is a
+    message left for whoever comes (an offline form), not a customer who gives
+    up.
     """
 
     queue: str
@@ -134,9 +140,19 @@ class InteractionArrived(_InteractionEvent):
     last_agent_id: str | None = None
     target_agent_id: str | None = None
     keep_waiting: bool = False
+    enqueued_at: float | None = None
 
     def __post_init__(self) -> None:
         _check_arrival(self)
+        if self.enqueued_at is None:
+            _set(self, "enqueued_at", self.arrived_at)
+        else:
+            enqueued = checks.number("enqueued_at", self.enqueued_at, minimum=0)
+            if enqueued > self.at:
+                raise ValueError(f"enqueued_at ({enqueued}) must not be later than at ({self.at})")
+            if enqueued < self.arrived_at:  # type: ignore[operator]
+                raise ValueError(f"enqueued_at ({enqueued}) must not be earlier than arrived_at ({self.arrived_at})")
+            _set(self, "enqueued_at", enqueued)
         _set(self, "priority", checks.number("priority", self.priority))
         checks.optional_ident("customer_id", self.customer_id)
         checks.optional_ident("last_agent_id", self.last_agent_id)

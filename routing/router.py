@@ -103,7 +103,7 @@ class Router(Engine):
         except RoutingError:
             self._pending = out
             raise
-        # deadlines the event itself put in the past (an old arrived_at)
+        # deadlines the event itself put in the past (an old arrived_at or enqueued_at)
         self._advance(self._now, out)
         self._match(out)
         return out
@@ -195,6 +195,7 @@ class Router(Engine):
         ix.customer_id = event.customer_id
         ix.last_agent_id = event.last_agent_id
         ix.keep_waiting = event.keep_waiting
+        ix.enqueued_at = event.enqueued_at  # type: ignore[assignment]  # set by the event's checks
         self._interactions[ix.interaction_id] = ix
         spec = self._plan.queues[ix.queue].spec
         target = None if event.target_agent_id is None else self._agents[event.target_agent_id]

@@ -5,6 +5,15 @@ come back in arrival order with their original arrival times: queued and
 offered ones re-enter the queue (an offer outstanding at a crash is void, and
 recorded as revoked), assigned ones stay with their agents, and ones in wrap-up
 restart their wrap-up timer.
+
+A waiting interaction that was transferred or moved re-enters its queue with
+the time it entered it (``enqueued_at``): the time of its latest ``transfer``
+touchpoint. ``cc_route_apply`` writes one for every transfer and move, and only
+those set the queue column, so the latest one is the move into the queue it is
+in now (a transfer to a named agent keeps the queue but restarts its clocks,
+as the router does live). Without it the queue's escalation and max wait, and
+the live metrics' wait, would count from the first arrival. The daily report
+replays that same touchpoint as the start of the interaction's wait there.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ import logging
 
 import routing as r
 from contactcenter.acd.effects import Effects
-from contactcenter.model import KEEP_WAITING, STANDARD_TIER, InteractionState
+from contactcenter.model import KEEP_WAITING, STANDARD_TIER, InteractionState, TouchpointKind
 from contactcenter.store import Tx
 from contactcenter.store.records import Agent
 
@@ -41,13 +50,20 @@ async def rebuild_events(tx: Tx, config: r.RoutingConfig, at: float, effects: Ef
         if agent.state != "offline":
             events.append(r.AgentStateChanged(at=at, agent_id=str(agent.id), state=r.AgentState(agent.state),
                                               reason=agent.state_reason))
+    # one statement for every open interaction; the latest transfer is an index lookup
+    # (touchpoints_interaction: interaction_id, id) per waiting one
     rows = await tx.conn.fetch(
         """SELECT i.id, i.queue, i.channel, i.state, i.priority, i.agent_id, i.customer_id, c.tier,
                   extract(epoch FROM i.arrived_at) AS arrived,
+                  extract(epoch FROM moved.created_at) AS moved,
                   coalesce((i.attributes->>$1)::boolean, false) AS keep_waiting
            FROM interactions i JOIN customers c ON c.id = i.customer_id
+           LEFT JOIN LATERAL (
+                SELECT t.created_at FROM touchpoints t
+                 WHERE t.interaction_id = i.id AND t.kind = $2 AND i.state IN ('queued', 'offered')
+                 ORDER BY t.id DESC LIMIT 1) moved ON true
            WHERE i.state IN ('queued', 'offered', 'assigned', 'wrap_up')
-           ORDER BY i.arrived_at, i.id""", KEEP_WAITING,
+           ORDER BY i.arrived_at, i.id""", KEEP_WAITING, str(TouchpointKind.TRANSFER),
     )
     for row in rows:
         iid = str(row["id"])
@@ -65,7 +81,10 @@ async def rebuild_events(tx: Tx, config: r.RoutingConfig, at: float, effects: Ef
             continue
         if row["state"] == InteractionState.OFFERED:
             effects.revoke_offer(iid, None if row["agent_id"] is None else str(row["agent_id"]), "restart")
+        # within [arrived, at]: the store's clock and ours may disagree by a little
+        enqueued = arrived if row["moved"] is None else min(max(float(row["moved"]), arrived), at)
         events.append(r.InteractionArrived(at=at, interaction_id=iid, queue=row["queue"], channel=channel, tier=tier,
                                            priority=float(row["priority"]), arrived_at=arrived,
-                                           customer_id=str(row["customer_id"]), keep_waiting=row["keep_waiting"]))
+                                           customer_id=str(row["customer_id"]), keep_waiting=row["keep_waiting"],
+                                           enqueued_at=enqueued))
     return events

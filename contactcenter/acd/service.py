@@ -37,14 +37,25 @@ NoAgentHandler = Callable[[uuid.UUID, str | None], Awaitable[None]]
 # (change, interaction_id, details): "assigned" (agent_id, agent_name), "ended", "closed", "transferred"
 # (to_queue, to_agent); details always carry queue, thread_key and, once answered, answered_after_s.
 ChannelListener = Callable[[str, uuid.UUID, dict[str, Any]], Awaitable[None]]
-# (at, event, decisions) after each committed batch, once per routed event; read-only (metrics)
+# (at, event, decisions) after each committed batch, once per routed event, and (at, Rebuilt, decisions)
+# after each committed rebuild; read-only (metrics)
 RoutingObserver = Callable[[float, object, list[object]], None]
 MAX_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
 class Rebuilt:
-    """The event observers get after a rebuild: ``router`` now holds the state restored from the store."""
+    """The event observers get after a rebuild: ``router`` now holds the state restored from the store.
+
+    It comes with the decisions the new router made while replaying the store
+    (``NoAgent`` for an interaction whose max wait passed while the server was
+    down, escalations that fell due meanwhile, offers to the agents who are
+    back). They are written to the store like any other, so the daily report
+    counts them; an observer that only took the router's state would not (a
+    closed interaction is not in it). They are decisions about the state
+    before the rebuild: an observer applies them to what it knew, then takes
+    the router's state as the truth.
+    """
 
     router: r.Router
 
@@ -107,16 +118,19 @@ class RouterService:
         """Replace the router with one rebuilt from the store, and persist what it decides."""
         router = r.Router(self.config)
         effects = Effects()  # first the offers revoked by the rebuild, then what the new router decides
+        decisions: list[object] = []
         async with self.db.transaction() as tx:
             events = await rebuild_events(tx, self.config, self.now(), effects)
             for event in events:
-                for decision in router.handle(event):
-                    effects.decision(decision)
+                decisions += router.handle(event)
+            for decision in decisions:
+                effects.decision(decision)
             await effects.apply(tx)
         self.router = router
         self._stale = False
+        self.decisions_total += len(decisions)
         self.feed.publish(effects.agent_events)
-        self._observe(self._last_at, Rebuilt(router), [])
+        self._observe(self._last_at, Rebuilt(router), decisions)  # committed: observed once, like a batch
         self._tell_channels(effects)  # a rebuild decides too: no-agent closes, wrap-ups ended meanwhile
         self._timer_changed.set()
         log.info("router rebuilt from the store: %d events replayed", len(events))

@@ -59,13 +59,19 @@ class MetricsModel:
 
     # -- facts: interactions -----------------------------------------------------------------
 
-    def queued(self, at: float, interaction_id: str, queue: str, channel: str, arrived_at: float | None = None) -> None:
-        """A new interaction waits in ``queue`` (arrived at ``arrived_at``, default ``at``)."""
+    def queued(self, at: float, interaction_id: str, queue: str, channel: str, arrived_at: float | None = None,
+               entered_at: float | None = None) -> None:
+        """A new interaction waits in ``queue`` (arrived at ``arrived_at``, default ``at``).
+
+        ``entered_at`` is when it entered ``queue`` (default: its arrival), the
+        router's ``enqueued_at``: its wait is measured from there.
+        """
         at = self._clock(at)
         if interaction_id in self.interactions:
             self._forget(self.interactions[interaction_id], at)
         arrived = at if arrived_at is None else min(arrived_at, at)
-        ix = Tracked(interaction_id, queue, channel, arrived, arrived)
+        entered = arrived if entered_at is None else min(max(entered_at, arrived), at)
+        ix = Tracked(interaction_id, queue, channel, arrived, entered)
         self.interactions[interaction_id] = ix
         self._enter(ix, at)
 

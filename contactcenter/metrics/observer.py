@@ -2,9 +2,13 @@
 
 ``RoutingMetrics`` is a ``RouterService`` observer: the service calls it after
 each committed batch with ``(at, event, decisions)``, and after every rebuild
-with a ``Rebuilt`` carrying the restored router, from which the model's "now"
-state is replaced. It does no I/O and must never raise into routing; it only
-reads the router (``snapshot()``, once per rebuild).
+with a ``Rebuilt`` carrying the restored router and the decisions the rebuild
+made. Those decisions are counted first, against the state the model had
+before the rebuild (the interaction a ``NoAgent`` closes is still waiting
+there, as it is in the store the daily report replays); then the model's "now"
+state is replaced by the router's. Replacing adds to no tally, so each decision
+counts once. It does no I/O and must never raise into routing; it only reads
+the router (``snapshot()``, once per rebuild).
 
 Events are translated before their decisions. Decisions of deadlines the router
 processed before the event may concern the same interaction; the model treats a
@@ -63,6 +67,7 @@ class RoutingMetrics:
 
     def __call__(self, at: float, event: object, decisions: list[object]) -> None:
         if isinstance(event, Rebuilt):
+            self.decisions(at, decisions)
             self.restore(at, event.router)
         else:
             self.event(at, event)
@@ -76,9 +81,10 @@ class RoutingMetrics:
                 m.agent_profile(at, agent_id, skills, self._capacity(capacity))
             case r.AgentStateChanged(agent_id=agent_id, state=state, reason=reason):
                 m.presence(at, agent_id, str(state), reason)
-            case r.InteractionArrived(interaction_id=iid, queue=queue, channel=channel, arrived_at=arrived):
+            case r.InteractionArrived(interaction_id=iid, queue=queue, channel=channel, arrived_at=arrived,
+                                      enqueued_at=enqueued):
                 self.arrived[str(channel)] += 1
-                m.queued(at, iid, queue, str(channel), arrived)
+                m.queued(at, iid, queue, str(channel), arrived, enqueued)
             case r.OfferRejected(interaction_id=iid, agent_id=agent_id):
                 m.offer_ended(at, iid, agent_id)
             case r.InteractionAbandoned(interaction_id=iid):

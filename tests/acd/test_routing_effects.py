@@ -102,13 +102,19 @@ class Harness:
     changes: list[tuple[str, str, uuid.UUID, dict[str, Any]]] = field(default_factory=list)
     no_agent: list[tuple[str, uuid.UUID, str | None]] = field(default_factory=list)
     observed: list[object] = field(default_factory=list)
+    rebuilt: list[list[object]] = field(default_factory=list)  # the decisions each observed Rebuilt came with
     subscriptions: dict[uuid.UUID, AgentSubscription] = field(default_factory=dict)
 
     def listen(self) -> None:
         for channel in CHANNELS:
             self.service.channel_listeners[channel] = self._listener(channel)
             self.service.no_agent_handlers[channel] = self._no_agent_handler(channel)
-        self.service.observers.append(lambda at, event, decisions: self.observed.append(event))
+        self.service.observers.append(self._observe)
+
+    def _observe(self, at: float, event: object, decisions: list[object]) -> None:
+        self.observed.append(event)
+        if isinstance(event, Rebuilt):
+            self.rebuilt.append(decisions)
 
     def _listener(self, channel: str) -> Callable[[str, uuid.UUID, dict[str, Any]], Awaitable[None]]:
         async def listener(change: str, interaction_id: uuid.UUID, details: dict[str, Any]) -> None:
@@ -712,6 +718,59 @@ async def test_a_rebuild_tells_the_channels_what_it_decided(harness: HarnessFact
     closed = await interaction(db, made.id)
     assert (closed["state"], closed["disposition"]) == ("closed", "no_agent")
     assert h.no_agent == [("chat", made.id, "callback")]
+    # the observers (metrics) are told too, once, with the Rebuilt: the store has it, so must "today"
+    assert [type(e) for e in h.observed] == [Rebuilt]
+    iid = str(made.id)
+    assert h.rebuilt == [[r.Escalated(iid, "billing", 1), r.Escalated(iid, "billing", 2),
+                          r.NoAgent(iid, "billing", r.NoAgentAction.CALLBACK, MAX_WAIT + 10)]]
+    assert h.service.decisions_total == 3
+
+
+async def moved(db: Database, made: Made, at: float, **payload: str | None) -> None:
+    """A transfer touchpoint as ``cc_route_apply`` writes it, stamped ``at`` on the fake clock."""
+    async with db.connection() as tx:
+        await tx.conn.execute(
+            """INSERT INTO touchpoints (customer_id, interaction_id, kind, channel, actor_kind, payload, created_at)
+               VALUES ($1, $2, 'transfer', $3, 'system', $4, to_timestamp($5))""",
+            made.customer_id, made.id, made.channel, payload, at)
+
+
+async def test_a_rebuild_restarts_a_moved_interactions_queue_clocks_at_its_last_move(
+    harness: HarnessFactory, db: Database
+) -> None:
+    """Arrived long ago, moved to support and then to billing: after a restart billing's escalation and max
+    wait run from the last move (its transfer touchpoint), not from the arrival, as they did before."""
+    made = await new_interaction(db, "moved-twice@shop.cn", queue="billing")
+    handed = await new_interaction(db, "handed-to-bob@shop.cn", queue="billing")
+    fast = await new_interaction(db, "moved-by-a-fast-clock@shop.cn", queue="billing")
+    async with db.connection() as tx:
+        await tx.conn.execute("UPDATE interactions SET arrived_at = to_timestamp($2) WHERE id = ANY($1)",
+                              [made.id, handed.id, fast.id], T0 - 1000)
+    await moved(db, made, T0 - 60, from_queue="sales", to_queue="support")
+    await moved(db, made, T0 - 20, from_queue="support", to_queue="billing")
+    await moved(db, handed, T0 - 90, from_queue="sales", to_queue="billing")
+    await moved(db, handed, T0 - 30, from_queue="billing", to_queue=None, to_agent=None)  # to a named agent
+    await moved(db, fast, T0 + 5, from_queue="sales", to_queue="billing")  # the store's clock ahead of ours
+
+    h = await harness()  # the start-up rebuild, at T0
+    router = h.service.router
+    clocks = {iid: (ix["queue"], ix["state"], ix["arrived_at"], ix["enqueued_at"])
+              for iid, ix in router.snapshot()["interactions"].items()}
+    assert clocks == {  # none closed: MAX_WAIT after the arrival is long past
+        str(made.id): ("billing", "queued", T0 - 1000, T0 - 20),
+        str(handed.id): ("billing", "queued", T0 - 1000, T0 - 30),
+        str(fast.id): ("billing", "queued", T0 - 1000, T0),  # never later than the rebuild
+    }
+    assert h.rebuilt == [[]]
+    assert router.next_deadline() == T0 - 30 + STEP1
+    assert await h.tick(STEP1 - 30) == [r.Escalated(str(handed.id), "billing", 1)]
+    assert await h.tick(10) == [r.Escalated(str(made.id), "billing", 1)]
+    assert await h.tick(MAX_WAIT - 30 - 80) == [
+        r.Escalated(str(fast.id), "billing", 1), r.Escalated(str(handed.id), "billing", 2),
+        r.Escalated(str(made.id), "billing", 2), r.Escalated(str(fast.id), "billing", 2),
+        r.NoAgent(str(handed.id), "billing", r.NoAgentAction.CALLBACK, 1270)]  # at T0 - 30 + MAX_WAIT
+    assert await h.tick(10) == [r.NoAgent(str(made.id), "billing", r.NoAgentAction.CALLBACK, 1280)]
+    assert await h.tick(20) == [r.NoAgent(str(fast.id), "billing", r.NoAgentAction.CALLBACK, 1300)]
 
 
 async def test_keep_waiting_survives_a_rebuild_and_interaction_created(harness: HarnessFactory, db: Database) -> None:

@@ -14,8 +14,14 @@ Offer is made:
 * among all interactions the agent could take at that moment, none has a
   strictly higher effective priority, and none with an equal one arrived first.
 
+It also checks the queue clocks, which run from the time the interaction
+entered its current queue (``enqueued_at``: on arrival, as the event says; the
+transfer time after a transfer), not from its arrival: an ``Escalated`` or a
+``NoAgent`` never comes before its deadline.
+
 After each ``handle`` it also checks maximality: no available agent could still
-take a queued interaction.
+take a queued interaction, and no escalation or max wait whose deadline has
+passed is still pending.
 """
 
 from __future__ import annotations
@@ -77,6 +83,8 @@ class MInteraction:
     arrived_at: float
     seq: int
     state: str = "queued"
+    enqueued_at: float = 0.0  # entered its current queue: escalation and max wait count from here
+    keep_waiting: bool = False
     step: int = 0
     agent: str | None = None
     target: str | None = None
@@ -93,6 +101,8 @@ class Model:
         self.ixs: dict[str, MInteraction] = {}
         self.seq = 0
         self.offers_checked = 0
+        # the router's time after the handle being checked: its decisions were made at or before it
+        self.now = 0.0
 
     # ---------------------------------------------------------------- rules
 
@@ -177,6 +187,7 @@ class Model:
                         ix.sticky = None
         elif isinstance(e, InteractionArrived):
             ix = MInteraction(e.queue, e.channel, e.tier, e.priority, e.arrived_at, self.seq)  # type: ignore[arg-type]
+            ix.enqueued_at, ix.keep_waiting = e.enqueued_at, e.keep_waiting  # type: ignore[assignment]
             self.seq += 1
             # an offline agent holds no reservation
             if e.target_agent_id is not None and self.agents[e.target_agent_id].state is not AgentState.OFFLINE:
@@ -209,6 +220,7 @@ class Model:
                     previous = ix.agent
             ix.queue = e.to_queue or ix.queue
             ix.state, ix.step, ix.agent, ix.sticky = "queued", 0, None, None
+            ix.enqueued_at = self.now  # the new queue's clocks start at the transfer
             ix.target = e.to_agent  # cleared by the Requeued that follows if they are offline
             ix.excluded = {}
             if previous is not None and previous != e.to_agent:
@@ -263,11 +275,17 @@ class Model:
             ix = self.ixs[d.interaction_id]
             check(d.step == ix.step + 1 and ix.state in ("queued", "offered"), f"bad escalation {d}")
             check(d.step <= len(cfg.queues[ix.queue].escalation), f"escalation past the last step {d}")
+            due = ix.enqueued_at + cfg.queues[ix.queue].escalation[d.step - 1].after_s
+            check(due <= self.now + EPS, f"{d} before its time {due} (entered the queue at {ix.enqueued_at})")
             ix.step = d.step
         elif isinstance(d, NoAgent):
             ix = self.ixs.pop(d.interaction_id)
             check(ix.state == "queued", f"NoAgent for a {ix.state} interaction")
             check(d.action == cfg.queues[ix.queue].no_agent_action, "wrong no-agent action")
+            max_wait = cfg.queues[ix.queue].max_wait_s
+            check(max_wait is not None and not ix.keep_waiting, f"NoAgent without a max wait: {d}")
+            due = ix.enqueued_at + max_wait  # type: ignore[operator]
+            check(due <= self.now + EPS, f"{d} before its time {due} (entered the queue at {ix.enqueued_at})")
         elif isinstance(d, AgentForcedAway):
             agent = self.agents[d.agent_id]
             check(agent.state is AgentState.AVAILABLE, "forced away while not available")
@@ -316,7 +334,17 @@ class Model:
                       f"FIFO broken: {d.interaction_id} offered before older {other_id}")
 
     def check_settled(self, now: float) -> None:
-        """After a handle: nothing that could be offered is left unoffered."""
+        """After a handle: nothing that could be offered is left unoffered, no queue clock is overdue."""
+        for iid, ix in self.ixs.items():
+            if ix.state not in ("queued", "offered"):
+                continue
+            spec = self.config.queues[ix.queue]
+            if ix.step < len(spec.escalation):
+                due = ix.enqueued_at + spec.escalation[ix.step].after_s
+                check(due > now - EPS, f"{iid} not escalated to step {ix.step + 1}, due at {due}, now {now}")
+            if ix.state == "queued" and spec.max_wait_s is not None and not ix.keep_waiting:
+                due = ix.enqueued_at + spec.max_wait_s
+                check(due > now - EPS, f"{iid} still queued past its max wait, due at {due}, now {now}")
         for agent_id, agent in self.agents.items():
             if agent.state is not AgentState.AVAILABLE:
                 continue

@@ -129,6 +129,11 @@ def test_handle_refuses_things_that_are_not_events(s: Scenario):
         lambda: AgentStateChanged(1, "ann", "busy"),
         lambda: InteractionArrived(1, "i", "q", "pigeon"),
         lambda: InteractionArrived(1, "i", "q", "chat", arrived_at=2),
+        lambda: InteractionArrived(5, "i", "q", "chat", arrived_at=2, enqueued_at=6),  # after at
+        lambda: InteractionArrived(5, "i", "q", "chat", arrived_at=2, enqueued_at=1),  # before arrived_at
+        lambda: InteractionArrived(5, "i", "q", "chat", enqueued_at=4),  # before arrived_at (= at)
+        lambda: InteractionArrived(5, "i", "q", "chat", arrived_at=2, enqueued_at=float("nan")),
+        lambda: InteractionArrived(5, "i", "q", "chat", arrived_at=2, enqueued_at=True),
         lambda: InteractionArrived(1, "i", "q", "chat", priority=float("inf")),
         lambda: InteractionArrived(1, " i", "q", "chat"),
         lambda: InteractionTransferred(1, "i"),
@@ -146,6 +151,9 @@ def test_events_normalise_strings_to_enums():
     assert InteractionArrived(1, "i", "q", "chat").channel is Channel.CHAT
     assert AgentStateChanged(1, "a", "away").state is AgentState.AWAY
     assert InteractionArrived(1, "i", "q", "chat").arrived_at == 1
+    assert InteractionArrived(1, "i", "q", "chat").enqueued_at == 1
+    assert InteractionArrived(5, "i", "q", "chat", arrived_at=2).enqueued_at == 2
+    assert InteractionArrived(5, "i", "q", "chat", arrived_at=2, enqueued_at=5).enqueued_at == 5
 
 
 def q(name: str = "q", **kw) -> QueueSpec:

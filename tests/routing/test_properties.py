@@ -100,6 +100,7 @@ class Run:
         out = self.router.handle(event)  # type: ignore[arg-type]
         self.events.append(event)
         self.outputs.append(out)
+        self.model.now = self.router.now
         self.model.event(event)
         for d in out:
             self.model.decision(d)
@@ -143,6 +144,7 @@ class Run:
 _INDEX: dict[int, st.SearchStrategy[int]] = {}
 DT = [0, 0, 0.5, 1, 2, 5, 10, 20, 45]
 BACK = [0, 0, 0, 0, 5, 30, 100]
+MOVED = [None, None, 0.5, 0]  # enqueued_at: arrived_at (not moved), or this share of ``back`` ago
 PRESENCE = ["available", "available", "away", "offline"]
 LAST_AGENT = [None, None, "ghost", *AGENTS]
 SKILL_SETS = st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 10), max_size=4)
@@ -181,9 +183,12 @@ def step(run: Run, pick: Picker) -> None:
         channel = pick(run.channels[queue])
         target = pick(known) if known and pick(range(10)) == 0 else None  # type: ignore[arg-type]
         back = pick(BACK)
+        # re-fed after a restart, having been moved into this queue half-way or just now
+        moved = pick(MOVED) if back else None
         run.send(InteractionArrived(
             t, run.new_id(), queue, channel, tier=pick(TIERS), priority=pick([0, 0, 5]),
             arrived_at=t - back if back else None, last_agent_id=pick(LAST_AGENT), target_agent_id=target,
+            enqueued_at=None if moved is None else t - back * moved,
         ))
     elif kind == "restore" and known:
         queue = pick(run.queues)
