@@ -265,8 +265,10 @@ class Router(Engine):
             self._exclude(ix, previous)
         out.append(Transferred(ix.interaction_id, queue, event.to_agent))
         if event.to_agent is not None:
-            if self._agents[event.to_agent].state is AgentState.OFFLINE:
-                # an offline agent holds no reservations: open to all, and say so
+            target = self._agents[event.to_agent]
+            if target.state is AgentState.OFFLINE or target.capacity.get(ix.channel, 0) <= 0:
+                # an offline agent holds no reservations, and one with no capacity on the channel could
+                # never take it (it would wait for them for ever): open to all, and say so
                 out.append(Requeued(ix.interaction_id, queue, RequeueReason.AGENT_UNAVAILABLE))
             else:
                 ix.reserved_for = event.to_agent

@@ -136,6 +136,21 @@ def test_transfer_restarts_the_queue_clock_for_escalation_and_max_wait():
     assert s.log[-1][1][0].waited_s == 160
 
 
+def test_a_transfer_to_an_agent_with_no_capacity_on_the_channel_is_open_to_all():
+    """Reserved for someone who can never take the channel, it would wait for them for ever."""
+    s = Scenario(config(queue("q")))
+    s.agent("ann", at=0, capacity=VOICE_ONLY)
+    s.agent("cat", at=1, capacity={"voice": 1, "chat": 0, "sms": 0, "email": 0})
+    assert s.arrive("v1", "q", "voice", at=2) == [s.offer("v1", "ann")]
+    s.take("v1", "ann")
+    s.agent("bob", at=3, capacity={"voice": 0, "chat": 2, "sms": 0, "email": 0})  # available, but no voice
+    assert s.transfer("v1", at=4, to_agent="bob") == [
+        s.transferred("v1", "q", "bob"),
+        s.requeued("v1", "agent_unavailable"),
+        s.offer("v1", "cat"),
+    ]
+
+
 def test_an_offline_agent_holds_no_reservation():
     s = Scenario(config(queue("q")))
     s.agent("ann", at=0, capacity=VOICE_ONLY)
