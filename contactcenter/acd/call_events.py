@@ -47,7 +47,9 @@ async def record_call_event(
     ``dedupe_key`` (a gateway's id for the event) makes a redelivery a no-op:
     False is returned and nothing is written. It is claimed before the state
     checks, so a retry of an ``ended`` that went through is not refused because
-    the call has since moved on; a refused event rolls its claim back.
+    the call has since moved on; a refused event rolls its claim back. An ``ended``
+    the router refuses (the call ended meanwhile) is recorded but raises
+    ``CallEventRefused("bad_state")``.
     """
     if event not in CALL_EVENTS:
         raise CallEventRefused("bad_call_event", f"unknown call event {event!r}; use one of {sorted(CALL_EVENTS)}")
@@ -68,8 +70,14 @@ async def record_call_event(
                                          details=details)
     feed.publish([] if notice is None else [notice])
     if event == "ended" and interaction.state == InteractionState.ASSIGNED:
-        await router.submit(lambda at: r.InteractionEnded(at=at, interaction_id=str(interaction_id)),
-                            actor=actor_id if actor_kind == ActorKind.AGENT else None)
+        try:
+            await router.submit(lambda at: r.InteractionEnded(at=at, interaction_id=str(interaction_id)),
+                                actor=actor_id if actor_kind == ActorKind.AGENT else None)
+        except r.RoutingError as exc:
+            # Two "ended" for one call (both of an agent's consoles, or console and PBX) both read it
+            # assigned: the router, which ends it once, refuses the second. The event stays recorded
+            # (it did happen); the caller is told the call had already moved on.
+            raise CallEventRefused("bad_state", f"the call was not ended: {exc.message}") from None
     return True
 
 

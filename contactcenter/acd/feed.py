@@ -18,18 +18,28 @@ from contactcenter.store import AgentEvent
 
 
 class AgentSubscription:
-    """One console connection's view of its agent's event stream."""
+    """One console connection's view of its agent's event stream.
+
+    ``recent`` is bounded so a console that stops reading holds no growing
+    queue. Numbered events past the bound are not kept but never lost: they
+    were stored before being published, so ``overflowed`` tells the reader to
+    read the store from its cursor instead of trusting ``recent`` (whose run
+    may look gap-free while its tail is missing).
+    """
 
     def __init__(self, agent_id: uuid.UUID) -> None:
         self.agent_id = agent_id
         self.wakeup = asyncio.Event()
         self.recent: list[AgentEvent] = []  # events pushed since the last read, in commit order
+        self.overflowed = False  # events were pushed past ``recent``'s bound since the last drain
         self.ephemeral: list[dict[str, Any]] = []  # unnumbered signals (typing): dropped if the console lags
         self._max_recent = 256
 
     def push(self, event: AgentEvent) -> None:
         if len(self.recent) < self._max_recent:
             self.recent.append(event)
+        else:
+            self.overflowed = True
         self.wakeup.set()
 
     def push_ephemeral(self, message: dict[str, Any]) -> None:
@@ -38,8 +48,12 @@ class AgentSubscription:
             self.wakeup.set()
 
     def drain(self) -> tuple[list[AgentEvent], list[dict[str, Any]]]:
-        """Everything pushed since the last drain; the next ``wakeup`` means something new."""
+        """Everything pushed since the last drain; the next ``wakeup`` means something new.
+
+        Clears ``overflowed``: read it before draining (the events may be incomplete).
+        """
         events, self.recent = self.recent, []
+        self.overflowed = False
         signals, self.ephemeral = self.ephemeral, []
         self.wakeup.clear()
         return events, signals

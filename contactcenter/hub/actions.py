@@ -55,6 +55,19 @@ def _refusal(code: str, iid: uuid.UUID) -> ActionError:
     return ActionError(code, "this interaction is not assigned to you")
 
 
+class _NotHeld(r.RoutingError):
+    """An ownership check made in the router task failed; carries the console's refusal.
+
+    A ``RoutingError`` because ``RouterService`` hands a RoutingError (or
+    ValueError) raised by a job's ``make`` to that job's submitter alone; any
+    other exception would fail the whole batch and force a rebuild.
+    """
+
+    def __init__(self, refusal: ActionError) -> None:
+        super().__init__(r.ErrorCode.BAD_STATE, refusal.message)
+        self.refusal = refusal
+
+
 def _refuse_if_error(row: Mapping[str, Any], iid: uuid.UUID) -> None:
     if row["o_error"] is not None:
         raise _refusal(row["o_error"], iid)
@@ -139,6 +152,8 @@ class AgentActions:
     async def _route(self, agent: Agent, make: Callable[[float], object], **extra: Any) -> list[object]:
         try:
             return await self.router.submit(make, actor=str(agent.id), **extra)
+        except _NotHeld as exc:
+            raise exc.refusal from None
         except r.RoutingError as exc:
             raise ActionError(exc.code, str(exc)) from None
         except ValueError as exc:
@@ -213,7 +228,17 @@ class AgentActions:
         self.feed.publish([event])
 
     async def _transfer(self, agent: Agent, message: p.TransferMessage) -> None:
-        await self._routed_state(agent, message.interaction_id, InteractionState.ASSIGNED)
+        """Hand the interaction over, if ``agent`` still holds it when the router takes the transfer.
+
+        The first check gives a precise refusal early; the target lookup awaits
+        the database, during which the interaction may move on (another of the
+        agent's consoles transfers it, a colleague accepts it), so the check is
+        made again inside ``make``, which the router task runs in order with
+        every other routing event. A target the router has not heard of (added
+        after start, no console since) is told to it first, as a connect would.
+        """
+        iid = message.interaction_id
+        await self._routed_state(agent, iid, InteractionState.ASSIGNED)
         to_agent: str | None = None
         if message.queue is not None and message.queue not in self.queues:
             raise ActionError("unknown_queue", f"unknown queue {message.queue!r}")
@@ -228,5 +253,14 @@ class AgentActions:
             if target is None:
                 raise ActionError("unknown_agent", f"no agent {message.agent!r}")
             to_agent = str(target.id)
-        await self._route(agent, lambda at: r.InteractionTransferred(
-            at=at, interaction_id=str(message.interaction_id), to_queue=message.queue, to_agent=to_agent))
+            if not target.disabled and self.router.router.agent_state(to_agent) is None:
+                known = target
+                await self._route(agent, lambda at: agent_updated(known, at))
+
+        def transferred(at: float) -> r.InteractionTransferred:
+            held = self.router.router.interaction_holder(str(iid))
+            if held is None or held[1] != str(agent.id) or held[0] is not r.InteractionState.ASSIGNED:
+                raise _NotHeld(_refusal("not_assigned", iid))
+            return r.InteractionTransferred(at=at, interaction_id=str(iid), to_queue=message.queue, to_agent=to_agent)
+
+        await self._route(agent, transferred)

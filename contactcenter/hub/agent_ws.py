@@ -149,6 +149,7 @@ class AgentHub:
         catch_up = True  # events may have committed between the hello snapshot and the subscription
         try:
             while True:
+                overflowed = subscription.overflowed  # drain() clears it
                 recent, signals = subscription.drain()
                 if shown != self.database:
                     shown = self.database
@@ -156,7 +157,8 @@ class AgentHub:
                 for message in signals:
                     await self._send(ws, message)
                 recent = [e for e in recent if e.seq > cursor]
-                if catch_up or (recent and (recent[0].seq != cursor + 1 or not _contiguous(recent))):
+                # ``recent`` is only a shortcut: read the store on a gap or when the feed dropped events
+                if catch_up or overflowed or (recent and (recent[0].seq != cursor + 1 or not _contiguous(recent))):
                     async with self.db.connection() as tx:
                         recent = await tx.agent_events.since(subscription.agent_id, cursor)
                 for event in recent:
@@ -203,6 +205,11 @@ class AgentHub:
                 await _send_error(ws, exc.code, exc.message, ref)
             except StoreError:
                 await _send_error(ws, "unavailable", "the database is unavailable; try again", ref)
+            except Exception:
+                # A bug in one action must not cost the agent their console (and start the disconnect
+                # grace): log it, answer this message, and keep reading.
+                log.exception("agent %s: console message failed", agent.login)
+                await _send_error(ws, "internal", "the server could not carry this out", ref)
             else:
                 if answer is not None:
                     await ws.send_json({**answer, "seq": None, **({"ref": ref} if ref else {})})
