@@ -1,4 +1,4 @@
-"""Transfers racing the interaction moving on, and to agents the router has not met yet."""
+"""Transfers racing the interaction moving on, to agents the router has not met, and to ones who cannot take it."""
 
 from __future__ import annotations
 
@@ -98,3 +98,26 @@ async def test_a_transfer_to_a_listed_agent_who_has_not_connected_since_start_is
     await alice.send("transfer", interaction_id=chat, agent="dave")
     await alice.expect("revoked", interaction_id=chat, reason="transferred")  # not refused as unknown_agent
     await alice.disconnect()
+
+
+async def test_a_transfer_to_an_agent_who_cannot_take_the_channel_does_not_strand_it(
+    client: TestClient, db: Database,
+) -> None:
+    """bob handles no chat (capacity 0) but is available; alice transfers a chat to him. The chat must
+    not wait for bob forever while carol, free and skilled, is available."""
+    await make_agent(db, "root", role="admin")
+    admin = await login(client, "root")
+    alice = await _console(client, db, "alice", skills={"sales": 7}, capacity={"chat": 1})
+    bob = await _console(client, db, "bob", skills={"sales": 7}, capacity={"chat": 0, "email": 5})
+    carol = await _console(client, db, "carol", skills={"sales": 5}, capacity={"chat": 1})
+    await alice.available()
+    chat = await _chat(client, admin, "sales", "b@shop.cn")
+    assert await alice.offer() == chat
+    await alice.accept(chat)
+    await bob.available()
+    await carol.available()
+    await alice.send("transfer", interaction_id=chat, agent="bob", ref="t")
+    await alice.expect("revoked", interaction_id=chat, reason="transferred")
+    assert await carol.offer(timeout=8) == chat  # not reserved for bob, who can never take it
+    for console in (alice, bob, carol):
+        await console.disconnect()
