@@ -470,8 +470,18 @@ const STORAGE_KEY = "cc.console.language";
 let current = "en";
 const listeners = new Set();
 
+// Right-to-left letters and direction controls (U+202E "right-to-left override" in a customer's name
+// would otherwise reverse the rest of the sentence the name is put into).
+const BIDI = /[\u0590-\u08ff\u200e\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufefe]/;
+
+/** A value put into a sentence: isolated (FSI ... PDI) when it could change the direction around it. */
+function isolated(value) {
+  const text = String(value);
+  return BIDI.test(text) ? `\u2068${text}\u2069` : text;
+}
+
 function substitute(text, params) {
-  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? isolated(params[name]) : whole));
 }
 
 /** The text for key in the current language (English, then the key itself, if missing). */
