@@ -37,6 +37,11 @@ from channels.email.threading_keys import (
 # and header values we folded ourselves are emitted exactly as we folded them.
 OUTBOUND_POLICY = policy.SMTP.clone(cte_type="7bit", refold_source="none")
 _LINE = 78
+# RFC 5322 §2.1.1 caps a line at 998 characters, and an id may be folded only *between* ids, never
+# inside one (§3.6.4). The longest field name we put before one is "In-Reply-To: " (13); 900 leaves
+# room for that and then some, and real ids are well under 250. A longer one cannot be sent at all:
+# relays refuse the line ("500 Line too long") or break it inside the id, and the reply is lost.
+MAX_SENDABLE_MSGID = 900
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +112,13 @@ def _set_subject(message: EmailMessage, subject: str) -> None:
 
 
 def _sendable_id(message_id: str) -> bool:
-    """Ids we received may hold anything; only printable ASCII may go into an outbound header."""
-    return message_id.isascii() and message_id.isprintable() and " " not in message_id
+    """Ids we received may hold anything; only printable ASCII that fits on one line may go into a header.
+
+    An id that does not fit (see ``MAX_SENDABLE_MSGID``) is left out of In-Reply-To / References;
+    the reply still threads by the subject token and the rest of the chain.
+    """
+    return (len(message_id) <= MAX_SENDABLE_MSGID and message_id.isascii() and message_id.isprintable()
+            and " " not in message_id)
 
 
 def _with_token(subject: str, token: str | None) -> str:
@@ -204,7 +214,9 @@ def compose_reply(
         message_id=message_id,
     )
     # Message-IDs go in raw, one per folded line: the header registry would otherwise read
-    # "=?...?=" inside an id as an encoded word and re-encode the id into something else.
+    # "=?...?=" inside an id as an encoded word and re-encode the id into something else. Raw
+    # values are never refolded (OUTBOUND_POLICY), so these folds between ids, with each id at
+    # most MAX_SENDABLE_MSGID long, are what keeps every line within 998 characters.
     if parent.message_id is not None and _sendable_id(parent.message_id):
         message.set_raw("In-Reply-To", parent.message_id)
     references = [message_id for message_id in reply_references(parent, max_references) if _sendable_id(message_id)]

@@ -213,3 +213,18 @@ class EmailStore:
         if pinned is None:
             raise LookupError(f"outbox row {outbox_id} does not exist")
         return str(pinned)
+
+    async def add_delivered(self, outbox_id: int, recipients: Sequence[str]) -> None:
+        """Add ``recipients`` (envelope addresses the relay accepted) to the outbox row's ``delivered_to``.
+
+        One statement, so the addresses are recorded together or not at all; a retry then leaves
+        them out of the envelope, and nobody who already has the message gets a second copy.
+        """
+        found = await self.conn.fetchval(
+            """UPDATE outbox SET payload = payload || jsonb_build_object('delivered_to', (
+                   SELECT coalesce(jsonb_agg(DISTINCT address), '[]'::jsonb) FROM (
+                       SELECT jsonb_array_elements_text(coalesce(payload->'delivered_to', '[]'::jsonb)) AS address
+                       UNION SELECT unnest($2::text[])) AS merged))
+               WHERE id = $1 RETURNING id""", outbox_id, list(recipients))
+        if found is None:
+            raise LookupError(f"outbox row {outbox_id} does not exist")

@@ -212,3 +212,42 @@ def test_aiosmtplib_serialisation_keeps_our_encoded_headers() -> None:
     assert max(len(line) for line in head.split(b"\r\n")) <= 78
     parsed = parse_message(raw, max_attachment_bytes=0)
     assert (parsed.from_name, parsed.subject) == (name.strip(), "您的咨询 记录")
+
+
+def _longest_line(message: EmailMessage) -> bytes:
+    return max(message.as_bytes(policy=OUTBOUND_POLICY).split(b"\r\n"), key=len)
+
+
+def test_a_reply_to_a_long_message_id_has_no_line_over_998_characters() -> None:
+    """The parser accepts Message-IDs of any length (a folded id is unfolded, whitespace removed); the
+    reply used to copy it verbatim into one In-Reply-To line and one References line. Over 998 characters
+    a relay refuses the message with 5xx ("500 Line too long", aiosmtpd) or breaks the line inside
+    the id (Postfix), so the agent's reply fails or no longer threads."""
+    long_id = "<" + "a1b2c3d4" * 130 + "@mail.customer.example>"
+    parent = ParsedEmail(message_id=long_id, subject="订单", from_address="li@163.example", kind=MessageKind.NORMAL)
+    message = compose_reply(parent, from_address="support@shop.example.com", from_name="客服中心",
+                            text="您好", now=NOW)
+    longest = _longest_line(message)
+    assert len(longest) <= 998, f"{len(longest)}-byte line: {longest[:40]!r}..."
+    assert message["In-Reply-To"] is None and message["References"] is None  # left out, not cut
+
+
+def test_an_over_long_id_is_left_out_of_references_and_the_rest_kept() -> None:
+    """Incoming mail still keeps the long id (threading of what the customer sends is unchanged)."""
+    long_id = "<" + "x" * 950 + "@odd.example>"
+    incoming = (f"From: li@163.example\r\nTo: {SHOP}\r\nSubject: x\r\nMessage-ID: <p@163.example>\r\n"
+                f"References: <root@163.example>\r\n {long_id}\r\n\r\nbody\r\n").encode()
+    parent = parse_message(incoming, max_attachment_bytes=0)
+    assert parent.references == ("<root@163.example>", long_id)
+    reply = round_trip(compose_reply(parent, from_address=SHOP, from_name=None, text="x", now=NOW))
+    assert reply.in_reply_to == ("<p@163.example>",)
+    assert reply.references == ("<root@163.example>", "<p@163.example>")
+
+
+def test_many_long_references_are_folded_between_ids() -> None:
+    """Twenty ids of 800 characters: each on its own folded line, none over 998, all kept in order."""
+    ids = tuple(f"<{n:02d}{'r' * 780}@mail.customer.example>" for n in range(20))
+    parent = ParsedEmail(message_id=ids[-1], references=ids[:-1], from_address="li@163.example")
+    message = compose_reply(parent, from_address=SHOP, from_name=None, text="x", now=NOW)
+    assert len(_longest_line(message)) <= 998
+    assert round_trip(message).references == ids

@@ -138,3 +138,87 @@ async def test_a_chat_transcript_is_sent_as_a_new_message(client: TestClient, db
                                      "(SELECT interaction_id FROM touchpoints WHERE payload->>'message_id' = $1)",
                                      "<v1@customer.example>")
     assert (row["channel"], row["linked_interaction_id"]) == ("email", chat.id)
+
+
+DEFERRED = "wang@corp.example"
+ACCEPTED = "li@163.example"
+
+
+async def _reply_to_two(client: TestClient, db: Database, mailbox: Mailbox, smtp: SmtpSink,
+                        refuse: str) -> tuple[AgentConsole, str]:
+    """An assigned interaction whose customer's Reply-To names ACCEPTED and DEFERRED; the relay answers
+    ``refuse`` at RCPT for DEFERRED (only until it has accepted a message, for a 4xx)."""
+    async def handle_rcpt(server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if address == DEFERRED and (refuse.startswith("5") or not smtp.handler.received):
+            return refuse
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    smtp.handler.handle_RCPT = handle_rcpt  # type: ignore[attr-defined]
+    alice = await email_agent(client, db, "alice")
+    await mailbox.append(customer_mail(sender=ACCEPTED, subject="发票", body="请开发票。",
+                                       message_id="<g1@163.example>",
+                                       extra=[("Reply-To", f"{ACCEPTED}, {DEFERRED}")]))
+    interaction_id = await alice.offer()
+    await alice.accept(interaction_id)
+    return alice, interaction_id
+
+
+async def test_a_recipient_deferred_with_4xx_is_not_dropped(client: TestClient, db: Database, mailbox: Mailbox,
+                                                           smtp: SmtpSink, outcomes: Outcomes) -> None:
+    """The relay answers 450 (greylisting) for one of two recipients and accepts the other.
+
+    aiosmtplib raises only when every recipient is refused, so this used to be marked sent and the
+    deferred address never got the reply. Now the accepted one is recorded on the row, the row is
+    retried, and the retry's envelope holds only the deferred one: each gets the message once.
+    """
+    alice, interaction_id = await _reply_to_two(client, db, mailbox, smtp, "450 4.2.0 Greylisted, try again later")
+    retries = Retries(client)
+    worker = runtime(client).worker
+    assert worker is not None
+    deliver, recorded_when_raised = worker.deliver, []
+
+    async def crash_check(item: OutboxItem) -> dict[str, object] | None:
+        try:
+            return await deliver(item)
+        except TransientDeliveryError:  # what a crash right now would leave for the next attempt
+            recorded_when_raised.append(await db.fetchval("SELECT payload->'delivered_to' FROM outbox "
+                                                          "WHERE id = $1", item.id))
+            raise
+
+    worker.deliver = crash_check
+    await alice.reply(interaction_id, "已为您开具发票。")
+    _, failed = await outcomes.next(timeout=15)
+    assert recorded_when_raised == [[ACCEPTED]]  # committed before the attempt ended
+    status = await db.fetchval("SELECT status FROM outbox WHERE channel = 'email'")
+    first, *later = smtp.received
+    assert first.rcpt_tos == [ACCEPTED]  # first attempt: only the accepted recipient
+    # a temporary failure must leave the deferred recipient to a retry, or fail visibly
+    assert (failed, status) == (None, "sent")
+    assert [message.rcpt_tos for message in later] == [[DEFERRED]]  # the retry: nobody gets two copies
+    (errors,) = retries.failed.values()
+    assert DEFERRED in errors[0] and "450" in errors[0] and ACCEPTED not in errors[0]
+    copies = [parse_message(message.data, max_attachment_bytes=0) for message in smtp.received]
+    assert len({copy.message_id for copy in copies}) == 1  # the same message, To still names both
+    assert all(set(copy.to) == {ACCEPTED, DEFERRED} for copy in copies)
+    delivered = await db.fetchval("SELECT payload->'delivered_to' FROM outbox WHERE channel = 'email'")
+    assert delivered == [ACCEPTED]
+    await alice.disconnect()
+
+
+async def test_a_recipient_refused_with_5xx_is_reported_with_who_got_it(
+        client: TestClient, db: Database, mailbox: Mailbox, smtp: SmtpSink, outcomes: Outcomes) -> None:
+    """One recipient accepted, the other refused for good: the row fails and the agent reads who is who."""
+    alice, interaction_id = await _reply_to_two(client, db, mailbox, smtp, "550 5.1.1 No such user")
+    await alice.reply(interaction_id, "已为您开具发票。")
+    delivery = await alice.expect("delivery", interaction_id=interaction_id)
+    assert delivery["status"] == "failed"
+    assert f"delivered to {ACCEPTED}" in delivery["error"]
+    assert f"{DEFERRED} (550 5.1.1 No such user)" in delivery["error"]
+    _, failed = await outcomes.next()
+    assert failed == delivery["error"]
+    assert [message.rcpt_tos for message in smtp.received] == [[ACCEPTED]]
+    row = await db.fetchval("SELECT jsonb_build_array(status, payload->'delivered_to') FROM outbox "
+                            "WHERE channel = 'email'")
+    assert row == ["failed", [ACCEPTED]]
+    await alice.disconnect()
