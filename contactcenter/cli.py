@@ -48,6 +48,47 @@ def parse_skills(text: str, known: Sequence[str]) -> dict[str, int]:
     return skills
 
 
+MIN_PASSWORD_LENGTH = 8
+"""Shortest password ``agent add`` / ``agent sip-password`` accept; generated ones are 16 characters."""
+
+
+def _port(text: str) -> int:
+    """``serve --port``: checked like ``server.port`` in the file (0-65535).
+
+    The value bypasses the config validation (``model_copy`` does not validate),
+    and an out-of-range port would otherwise wrap around (uvloop) or crash after
+    start-up work was done.
+    """
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 0-65535 (0 picks a free port)")
+    return port
+
+
+def _host(text: str) -> str:
+    """``serve --host``: not blank, like ``server.host`` in the file."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def check_password(password: str) -> str:
+    """Refuse a password too weak to protect an account: shorter than ``MIN_PASSWORD_LENGTH`` or only blanks.
+
+    Whatever is typed is stored as given, so a stray key press would otherwise
+    become the account's password without a word.
+    """
+    if not password.strip():
+        raise UsageError("the password is blank")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UsageError(f"the password is too short: use at least {MIN_PASSWORD_LENGTH} characters "
+                         "(or leave out --password-stdin to have one generated)")
+    return password
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return load_config(args.config)
 
@@ -102,14 +143,20 @@ async def _sip_password(settings: Settings, login: str, password: str) -> None:
     print(f"softphone password set for {login} (realm {sip.realm}); its REGISTER user is {login}")
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> None:
-    from contactcenter.server import serve
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the server; 1 when it cannot listen (port in use, unknown host), reported in one line."""
+    from contactcenter.server import ListenError, serve
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if overrides:
         server = settings.server.model_copy(update=overrides)
         settings = settings.model_copy(update={"server": server})
-    run_loop(serve(settings), settings.server.event_loop)
+    try:
+        run_loop(serve(settings), settings.server.event_loop)
+    except ListenError as exc:
+        print(f"contactcenter: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_loop(main: Coroutine[Any, Any, T], event_loop: str) -> T:
@@ -134,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     serve = with_config(sub.add_parser("serve", help="run the server"))
-    serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--host", type=_host, default=None, help="overrides server.host")
+    serve.add_argument("--port", type=_port, default=None, help="overrides server.port (0-65535)")
     with_config(sub.add_parser("migrate", help="apply database migrations"))
 
     config = sub.add_parser("config", help="configuration tools").add_subparsers(dest="config_command", required=True)
@@ -172,7 +219,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             return 0
         settings = _settings(args)
         if args.command == "serve":
-            _serve(settings, args)
+            return _serve(settings, args)
         elif args.command == "migrate":
             asyncio.run(_migrate(settings))
         elif args.command == "agent" and args.agent_command == "add":
@@ -180,6 +227,7 @@ def run(argv: Sequence[str] | None = None) -> int:
                 password = sys.stdin.readline().rstrip("\r\n")
                 if not password:
                     raise UsageError("no password on standard input")
+                check_password(password)
             else:
                 password = secrets.token_urlsafe(12)
                 print(f"password for {args.login}: {password}")
@@ -190,6 +238,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else secrets.token_urlsafe(12)
             if not password:
                 raise UsageError("no password on standard input")
+            check_password(password)
             if not args.password_stdin:
                 print(f"softphone password for {args.login}: {password}")
             asyncio.run(_sip_password(settings, args.login, password))

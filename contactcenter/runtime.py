@@ -29,14 +29,22 @@ ADMIN_PASSWORD_ENV = "CONTACTCENTER_ADMIN_PASSWORD"
 
 @contextlib.asynccontextmanager
 async def open_database(settings: Settings, *, run_migrations: bool = True) -> AsyncIterator[Database]:
-    """Yield a migrated pool; stop the embedded server (if we started it) afterwards."""
+    """Yield a migrated pool; stop the embedded server (if we started it) afterwards.
+
+    The embedded server starts in a thread that cancellation cannot stop: Ctrl-C
+    during start-up cancels the await, not initdb or pg_ctl. So the start runs
+    shielded inside the ``try`` and the ``finally`` waits for it before stopping
+    the server, whatever point start-up was interrupted at.
+    """
     url = settings.database.url  # the config loader already took $DATABASE_URL when the file has none
     embedded: EmbeddedPostgres | None = None
-    if url is None:
-        embedded = EmbeddedPostgres(Path(settings.database.data_dir))
-        log.info("no database URL configured: starting embedded PostgreSQL in %s", embedded.data_dir)
-        url = await asyncio.to_thread(embedded.start)
+    starting: asyncio.Task[str] | None = None
     try:
+        if url is None:
+            embedded = EmbeddedPostgres(Path(settings.database.data_dir))
+            log.info("no database URL configured: starting embedded PostgreSQL in %s", embedded.data_dir)
+            starting = asyncio.ensure_future(asyncio.to_thread(embedded.start))
+            url = await asyncio.shield(starting)
         db = await Database.connect(
             url, min_size=settings.database.pool_min_size, max_size=settings.database.pool_max_size
         )
@@ -51,7 +59,27 @@ async def open_database(settings: Settings, *, run_migrations: bool = True) -> A
             await db.close()
     finally:
         if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
+            await _stop_embedded(embedded, starting)
+
+
+async def _stop_embedded(embedded: EmbeddedPostgres, starting: asyncio.Task[str] | None) -> None:
+    """Stop ``embedded`` once its start has finished, even if we are cancelled (again) while waiting.
+
+    Stopping before the start thread is done would find nothing to stop and leave
+    the server it then starts running. A cancellation that arrives while we wait is
+    re-raised after the server is stopped.
+    """
+    interrupted = False
+    while starting is not None and not starting.done():
+        try:
+            await asyncio.wait({starting})
+        except asyncio.CancelledError:
+            interrupted = True
+    if starting is not None and not starting.cancelled():
+        starting.exception()  # a failed start was reported by the shielded await; do not log it again
+    await asyncio.to_thread(embedded.stop)
+    if interrupted:
+        raise asyncio.CancelledError
 
 
 async def ensure_admin(db: Database) -> str | None:

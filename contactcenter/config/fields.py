@@ -29,6 +29,8 @@ from contactcenter.config.problems import KeyPath, RuleViolations
 
 __all__ = [
     "NO_REPEATS",
+    "NULL_IS_EMPTY_LIST",
+    "NULL_IS_EMPTY_MAPPING",
     "PHONE_REGION_CONTEXT",
     "ConfigModel",
     "EmailAddress",
@@ -228,6 +230,18 @@ def _no_repeats(values: tuple[T, ...]) -> tuple[T, ...]:
 
 NO_REPEATS = AfterValidator(_no_repeats)
 """Annotate a ``tuple[X, ...]`` field with this to reject repeated items where they repeat."""
+
+
+NULL_IS_EMPTY_LIST = BeforeValidator(lambda value: () if value is None else value)
+"""Annotate a list field whose default is empty: a key with nothing under it means that default.
+
+``ConfigModel`` does this for sections that are models; lists and mappings
+(``skills:``, ``mailboxes:`` with every entry commented out) need it
+spelled out, as docs/config.md promises ("an empty section means defaults").
+"""
+
+NULL_IS_EMPTY_MAPPING = BeforeValidator(lambda value: {} if value is None else value)
+"""``NULL_IS_EMPTY_LIST`` for a mapping field whose default is empty."""
 
 
 def duplicates(

@@ -17,7 +17,7 @@ raised together as one ``ConfigError`` sorted by line.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from contactcenter.config.problems import (
     problems_from_validation_error,
 )
 from contactcenter.config.schema import Settings
-from contactcenter.config.yamldoc import YamlDocument, read_yaml
+from contactcenter.config.yamldoc import FromEnvironment, YamlDocument, read_yaml
 
 __all__ = ["DEFAULT_CONFIG_PATH", "load_config", "parse_config", "validate_settings"]
 
@@ -119,7 +119,11 @@ def _settle(document: YamlDocument, *, file: str, env: Mapping[str, str]) -> Set
     # A value replaced by a placeholder while reading (an unset ${VAR} became "") was already reported.
     lost = [issue.path for issue in document.issues if issue.value_lost]
     problems = reading + [
-        _mention_environment(problem) if injected and path == ("database", "url") else problem
+        _hide_environment(
+            _mention_environment(problem) if injected and path == ("database", "url") else problem,
+            document.environment.get(path),
+            document.environment.values(),
+        )
         for path, problem in checking
         if not any(path[: len(gone)] == gone for gone in lost)
     ]
@@ -132,6 +136,41 @@ def _settle(document: YamlDocument, *, file: str, env: Mapping[str, str]) -> Set
 def _mention_environment(problem: ConfigProblem) -> ConfigProblem:
     """The file said null; tell the reader the bad URL came from the environment."""
     message = f"{problem.message} (from ${DATABASE_URL_ENV})"
+    return ConfigProblem(problem.file, problem.line, problem.key_path, message)
+
+
+def _hide_environment(
+    problem: ConfigProblem, own: FromEnvironment | None, everything: Iterable[FromEnvironment]
+) -> ConfigProblem:
+    """Never repeat a value that came from ``${VAR}``; name a variable that was set but empty.
+
+    Validators echo what they refuse (``unknown time zone 'x'``), which is
+    helpful for text typed in the file but not for an environment value: that
+    is where passwords and tokens live, and ``port: ${SMTP_PASSWORD}`` after a
+    copy-paste must not print the password. So every such value is replaced by
+    the reference as written in the file. ``own`` is the environment value of
+    the problem's key, if any: when its variable was empty, the bare "must not
+    be empty" would leave the reader guessing where the emptiness came from.
+    """
+    message = problem.message
+    hidden = False
+    for origin in everything:
+        if not origin.value:
+            continue
+        for shown in {origin.value, origin.value.strip(), origin.value.strip().lower()}:
+            if shown and repr(shown) in message:
+                message = message.replace(repr(shown), repr(origin.written))
+                hidden = True
+            if len(shown) >= 4 and shown in message:  # echoed without quotes; short ones would garble text
+                message = message.replace(shown, origin.written)
+                hidden = True
+    if hidden:
+        message += " (the value from the environment is not shown)"
+    if own is not None and own.empty:
+        names = ", ".join(own.empty)
+        message += f" (environment variable {names} {'is' if len(own.empty) == 1 else 'are'} set but empty)"
+    if message == problem.message:
+        return problem
     return ConfigProblem(problem.file, problem.line, problem.key_path, message)
 
 

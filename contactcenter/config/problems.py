@@ -139,7 +139,8 @@ _MESSAGES = {
     "tuple_type": "expected a list",
     "union_tag_not_found": "missing required key 'type'",
 }
-# Values of these errors are enum choices or numbers, never secrets, so they may be echoed.
+# Inputs of these errors are meant to be enum choices or numbers, so they are echoed; one that came from
+# ${VAR} may be anything (a password after a copy-paste), and the loader replaces it by the reference.
 _ECHO_INPUT = {"literal_error", "enum", "int_parsing", "float_parsing", "bool_parsing", "int_from_float"}
 
 

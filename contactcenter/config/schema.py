@@ -18,6 +18,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, model_
 from contactcenter.config.durations import NonNegativeDuration, PositiveDuration, format_duration, parse_duration
 from contactcenter.config.fields import (
     NO_REPEATS,
+    NULL_IS_EMPTY_LIST,
+    NULL_IS_EMPTY_MAPPING,
     ConfigModel,
     FiniteFloat,
     HttpUrl,
@@ -200,7 +202,7 @@ class EscalationStep(ConfigModel):
 class Queue(ConfigModel):
     label: Label | None = None
     channels: Annotated[tuple[Channel, ...], NO_REPEATS] = Field(min_length=1)
-    skills: dict[Name, SkillLevel] = Field(default_factory=dict)
+    skills: Annotated[dict[Name, SkillLevel], NULL_IS_EMPTY_MAPPING] = Field(default_factory=dict)
     strategy: Strategy = "longest_idle"
     priority: FiniteFloat = 0.0
     aging_per_minute: FiniteFloat = Field(1.0, ge=0)
@@ -213,7 +215,7 @@ class Queue(ConfigModel):
     callback_queue: Name | None = None
     sticky_wait: NonNegativeDuration = 0.0
     alert_waiting_above: int | None = Field(None, ge=1)
-    escalation: tuple[EscalationStep, ...] = ()
+    escalation: Annotated[tuple[EscalationStep, ...], NULL_IS_EMPTY_LIST] = ()
 
     @model_validator(mode="after")
     def _checks(self) -> Queue:
@@ -252,8 +254,8 @@ class CannedResponse(ConfigModel):
 
 
 class Console(ConfigModel):
-    dispositions: tuple[Disposition, ...] = ()
-    canned_responses: tuple[CannedResponse, ...] = ()
+    dispositions: Annotated[tuple[Disposition, ...], NULL_IS_EMPTY_LIST] = ()
+    canned_responses: Annotated[tuple[CannedResponse, ...], NULL_IS_EMPTY_LIST] = ()
     away_reasons: Annotated[tuple[Name, ...], NO_REPEATS] = ("break", "lunch", "training", "meeting")
 
     @model_validator(mode="after")
@@ -279,8 +281,8 @@ class Settings(ConfigModel):
 
     server: Server = Server()
     database: Database = Database()
-    tiers: dict[Name, Tier] = Field(default_factory=dict)
-    skills: dict[Name, Skill] = Field(default_factory=dict)
+    tiers: Annotated[dict[Name, Tier], NULL_IS_EMPTY_MAPPING] = Field(default_factory=dict)
+    skills: Annotated[dict[Name, Skill], NULL_IS_EMPTY_MAPPING] = Field(default_factory=dict)
     routing: Routing = Routing()
     queues: dict[Name, Queue] = Field(min_length=1)
     console: Console = Console()

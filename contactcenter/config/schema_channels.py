@@ -21,6 +21,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from contactcenter.config.durations import PositiveDuration
 from contactcenter.config.fields import (
     NO_REPEATS,
+    NULL_IS_EMPTY_LIST,
+    NULL_IS_EMPTY_MAPPING,
     ConfigModel,
     EmailAddress,
     HttpUrl,
@@ -109,7 +111,7 @@ class Mailbox(ConfigModel):
 
 
 class EmailChannel(ConfigModel):
-    mailboxes: tuple[Mailbox, ...] = ()
+    mailboxes: Annotated[tuple[Mailbox, ...], NULL_IS_EMPTY_LIST] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> EmailChannel:
@@ -153,7 +155,7 @@ SmsGateway = Annotated[TwilioGateway | WebhookGateway, Field(discriminator="type
 
 
 class SmsChannel(ConfigModel):
-    gateways: tuple[SmsGateway, ...] = ()
+    gateways: Annotated[tuple[SmsGateway, ...], NULL_IS_EMPTY_LIST] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> SmsChannel:
@@ -227,8 +229,8 @@ class Sip(ConfigModel):
     queued_interval: PositiveDuration = 5.0
     realm: NonEmptyStr = "contactcenter"
     voicemail_uri: Annotated[str, AfterValidator(_check_sip_uri)] | None = None
-    gateways: tuple[SipGateway, ...] = ()
-    numbers: tuple[SipNumber, ...] = ()
+    gateways: Annotated[tuple[SipGateway, ...], NULL_IS_EMPTY_LIST] = ()
+    numbers: Annotated[tuple[SipNumber, ...], NULL_IS_EMPTY_LIST] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> Sip:
@@ -302,6 +304,19 @@ class BusinessHours(ConfigModel):
     timezone: TimeZoneName | None = None
     days: WeekHours = WeekHours()
 
+    @model_validator(mode="after")
+    def _opens_at_some_time(self) -> BusinessHours:
+        """Hours with no day listed are closed all week: the widget would only ever say 'closed'.
+
+        That is never what was meant (leaving out ``business_hours`` means always
+        open), so it is refused rather than accepted silently.
+        """
+        if not any(getattr(self.days, day) for day in _WEEKDAYS):
+            raise RuleViolations([(("days",), "no day has opening hours, so the widget would never open: "
+                                              'list days such as mon: "09:00-18:00", or remove business_hours '
+                                              "to be always open")])
+        return self
+
     def is_open(self, at: datetime, *, default_timezone: str) -> bool:
         """Whether ``at`` (timezone-aware) falls in the opening hours; ``default_timezone`` is server's."""
         local = at.astimezone(ZoneInfo(self.timezone or default_timezone))
@@ -336,14 +351,14 @@ class Widget(ConfigModel):
     name: Name
     allowed_origins: tuple[Origin, ...] = Field(min_length=1)
     queue: Name
-    topics: dict[Label, Name] = Field(default_factory=dict)
+    topics: Annotated[dict[Label, Name], NULL_IS_EMPTY_MAPPING] = Field(default_factory=dict)
     greeting: NonEmptyStr | None = None
     business_hours: BusinessHours | None = None
     prechat_fields: Annotated[tuple[Literal["name", "email", "phone"], ...], NO_REPEATS] = ()
 
 
 class WebchatChannel(ConfigModel):
-    widgets: tuple[Widget, ...] = ()
+    widgets: Annotated[tuple[Widget, ...], NULL_IS_EMPTY_LIST] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> WebchatChannel:

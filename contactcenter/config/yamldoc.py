@@ -14,6 +14,7 @@ text as written (``no:`` is the key "no", ``400:`` is "400").
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from contactcenter.config.problems import KeyPath
 
-__all__ = ["YamlDocument", "YamlIssue", "read_yaml"]
+__all__ = ["FromEnvironment", "YamlDocument", "YamlIssue", "read_yaml"]
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -80,13 +81,51 @@ class YamlIssue:
     value_lost: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class FromEnvironment:
+    """A text value that took (part of) its content from environment variables.
+
+    Kept so that error messages can show ``written`` (``${SMTP_PASSWORD}``, as in
+    the file) instead of ``value``, which may be a secret, and can name the
+    variables that were set but empty (``empty``).
+    """
+
+    value: str
+    written: str
+    empty: tuple[str, ...] = ()
+
+
 @dataclass(slots=True)
 class YamlDocument:
-    """The parsed document, the line of every key path, and what went wrong on the way."""
+    """The parsed document, the line of every key path, and what went wrong on the way.
+
+    ``environment`` holds, by path, every value that came from ``${VAR}``.
+    """
 
     data: Any
     lines: dict[KeyPath, int] = field(default_factory=dict)
     issues: list[YamlIssue] = field(default_factory=list)
+    environment: dict[KeyPath, FromEnvironment] = field(default_factory=dict)
+
+
+_EDITOR_LINE_BREAK = re.compile(r"\r\n|\n|\r")
+
+
+class _LineNumbers:
+    """1-based line of a character position as an editor shows it.
+
+    PyYAML's marks count U+0085, U+2028 and U+2029 as line breaks (YAML 1.1),
+    but editors show them inside a line (they come with text pasted from web
+    pages and chat apps), so every problem after one would be reported a line
+    too low. Lines are therefore counted from the mark's character index,
+    breaking only at CR, LF and CR LF.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._breaks = [match.end() for match in _EDITOR_LINE_BREAK.finditer(text)]
+
+    def of(self, mark: yaml.Mark) -> int:
+        return bisect.bisect_right(self._breaks, mark.index) + 1
 
 
 def read_yaml(text: str, env: Mapping[str, str]) -> YamlDocument:
@@ -98,37 +137,39 @@ def read_yaml(text: str, env: Mapping[str, str]) -> YamlDocument:
         message = f"invalid YAML: character {exc.character:#06x} is not allowed in YAML text"
         return YamlDocument(None, issues=[YamlIssue((), line, message, value_lost=False)])
     try:
-        return _read(loader, env)
+        return _read(loader, env, _LineNumbers(text))
     finally:
         loader.dispose()
 
 
-def _read(loader: _Loader, env: Mapping[str, str]) -> YamlDocument:
+def _read(loader: _Loader, env: Mapping[str, str], line_of: _LineNumbers) -> YamlDocument:
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = "invalid YAML: " + ", ".join(part for part in (exc.context, exc.problem) if part)
-        line = mark.line + 1 if mark else None
+        line = line_of.of(mark) if mark else None
         return YamlDocument(None, issues=[YamlIssue((), line, message, value_lost=False)])
     except yaml.YAMLError as exc:  # reader errors: control characters and the like
         return YamlDocument(None, issues=[YamlIssue((), None, f"invalid YAML: {exc}", value_lost=False)])
     if root is None:
         return YamlDocument(None)
-    builder = _Builder(loader, env)
-    builder.lines[()] = root.start_mark.line + 1
+    builder = _Builder(loader, env, line_of)
+    builder.lines[()] = line_of.of(root.start_mark)
     data = builder.build(root, (), ())
-    return YamlDocument(data, builder.lines, builder.issues)
+    return YamlDocument(data, builder.lines, builder.issues, builder.environment)
 
 
 class _Builder:
     """Walks composed nodes into plain Python values, recording lines and issues."""
 
-    def __init__(self, loader: _Loader, env: Mapping[str, str]) -> None:
+    def __init__(self, loader: _Loader, env: Mapping[str, str], line_of: _LineNumbers) -> None:
         self.loader = loader
         self.env = env
+        self.line_of = line_of
         self.lines: dict[KeyPath, int] = {}
         self.issues: list[YamlIssue] = []
+        self.environment: dict[KeyPath, FromEnvironment] = {}
 
     def build(self, node: Node, path: KeyPath, active: tuple[int, ...]) -> Any:
         """``active`` holds the ids of the nodes being built above us, to catch recursive aliases."""
@@ -144,7 +185,7 @@ class _Builder:
                 return None
             items = []
             for index, item in enumerate(node.value):
-                self.lines.setdefault((*path, index), item.start_mark.line + 1)
+                self.lines.setdefault((*path, index), self.line_of.of(item.start_mark))
                 items.append(self.build(item, (*path, index), active))
             return items
         return self._scalar(node, path)
@@ -164,7 +205,7 @@ class _Builder:
                 self._issue(path, key_node, "mapping keys must be plain text", value_lost=False)
                 continue
             key = key_node.value
-            line = key_node.start_mark.line + 1
+            line = self.line_of.of(key_node.start_mark)
             if key in first_line:
                 message = f"duplicate key {key!r} (first defined on line {first_line[key]})"
                 self.issues.append(YamlIssue((*path, key), line, message, value_lost=False))
@@ -183,9 +224,11 @@ class _Builder:
             if not isinstance(source, MappingNode):
                 self._issue(path, source, "'<<' must name a mapping (an anchor like *defaults)", value_lost=False)
                 continue
-            scratch = _Builder(self.loader, self.env)
+            scratch = _Builder(self.loader, self.env, self.line_of)
             merged = scratch.build(source, path, active)
             self.issues.extend(scratch.issues)
+            for sub_path, origin in scratch.environment.items():
+                self.environment.setdefault(sub_path, origin)
             for key, value in (merged or {}).items():
                 if key in into:
                     continue
@@ -206,7 +249,13 @@ class _Builder:
         return value
 
     def _interpolate(self, text: str, path: KeyPath, node: Node) -> str:
-        """Expand ``${NAME}`` / ``${NAME:-default}``; as in the shell, an empty variable takes the default."""
+        """Expand ``${NAME}`` / ``${NAME:-default}``; as in the shell, an empty variable takes the default.
+
+        A value that used a variable is recorded in ``environment``, so that no
+        error message repeats it (it may be a secret) and an empty variable can be named.
+        """
+        used: list[str] = []
+        empty: list[str] = []
 
         def replace(match: re.Match[str]) -> str:
             if match.group(0) == "$${":
@@ -222,9 +271,15 @@ class _Builder:
                 hint = f"write ${{{name}:-default}} to give a default"
                 self._issue(path, node, f"environment variable {name} is not set ({hint})")
                 return ""
+            used.append(name)
+            if value == "":
+                empty.append(name)
             return value
 
-        return _REFERENCE.sub(replace, text)
+        result = _REFERENCE.sub(replace, text)
+        if used:
+            self.environment[path] = FromEnvironment(result, text, tuple(empty))
+        return result
 
     def _issue(self, path: KeyPath, node: Node, message: str, *, value_lost: bool = True) -> None:
-        self.issues.append(YamlIssue(path, node.start_mark.line + 1, message, value_lost))
+        self.issues.append(YamlIssue(path, self.line_of.of(node.start_mark), message, value_lost))

@@ -75,10 +75,10 @@ def test_agent_add_and_list(db_url: str) -> None:
     assert added.returncode == 0, added.stderr
     assert "created supervisor mei" in added.stdout
     again = run_cli("agent", "add", "--config", config, "--login", "mei", "--name", "x", "--password-stdin",
-                    stdin="p\n", env=env)
+                    stdin="other-pass\n", env=env)
     assert again.returncode == 1 and "already exists" in again.stderr
     unknown = run_cli("agent", "add", "--config", config, "--login", "z", "--name", "z", "--skills", "cooking:3",
-                      "--password-stdin", stdin="p\n", env=env)
+                      "--password-stdin", stdin="other-pass\n", env=env)
     assert unknown.returncode == 2 and "unknown skill 'cooking'" in unknown.stderr
     listed = run_cli("agent", "list", "--config", config, env=env)
     assert listed.returncode == 0, listed.stderr
@@ -130,7 +130,7 @@ def test_agent_sip_password_stores_only_a_realm_bound_hash(db_url: str, tmp_path
     assert row["sip_ha1_md5"] == hashlib.md5(b"lei:shop:phone-pass").hexdigest()
     assert "phone-pass" not in str(dict(row))
     missing = run_cli("agent", "sip-password", "--config", str(config), "--login", "nobody", "--password-stdin",
-                      stdin="x\n", env=env)
+                      stdin="phone-pass\n", env=env)
     assert missing.returncode == 2 and "no agent 'nobody'" in missing.stderr
 
 
