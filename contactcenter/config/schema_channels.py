@@ -306,15 +306,16 @@ class BusinessHours(ConfigModel):
 
     @model_validator(mode="after")
     def _opens_at_some_time(self) -> BusinessHours:
-        """Hours with no day listed are closed all week: the widget would only ever say 'closed'.
+        """``business_hours`` without ``days`` is refused: closed all week is never what a forgotten key meant.
 
-        That is never what was meant (leaving out ``business_hours`` means always
-        open), so it is refused rather than accepted silently.
+        Leaving out ``business_hours`` means always open. A widget that should only
+        ever show the offline form says so with an explicit ``days: {}``.
         """
-        if not any(getattr(self.days, day) for day in _WEEKDAYS):
-            raise RuleViolations([(("days",), "no day has opening hours, so the widget would never open: "
-                                              'list days such as mon: "09:00-18:00", or remove business_hours '
-                                              "to be always open")])
+        if "days" not in self.model_fields_set:
+            raise RuleViolations([(("days",), "business_hours needs days, or the widget would never open: "
+                                              'list days such as mon: "09:00-18:00", write days: {} for a widget '
+                                              "that only takes the offline form, or remove business_hours to be "
+                                              "always open")])
         return self
 
     def is_open(self, at: datetime, *, default_timezone: str) -> bool:

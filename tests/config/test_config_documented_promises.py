@@ -52,8 +52,8 @@ def test_empty_section_means_defaults(section: str, text: str) -> None:
 
 
 def test_business_hours_that_never_open_are_refused() -> None:
-    """A widget with business_hours but no day listed is closed every minute of every week: it validates,
-    and customers only ever see 'closed'."""
+    """A widget with business_hours but no ``days`` key would be closed every minute of every week, and
+    customers would only ever see 'closed' (``days: {}`` says that on purpose and is accepted)."""
     text = (
         "channels:\n"
         "  webchat:\n"
