@@ -13,7 +13,7 @@ from typing import Any, Literal
 import routing as r
 from contactcenter.acd.feed import AgentFeed
 from contactcenter.acd.service import RouterService
-from contactcenter.db import Database
+from contactcenter.db import Database, retrying
 from contactcenter.model import ActorKind, InteractionState, TouchpointKind
 from contactcenter.store import AgentEvent, InteractionNotFound, Tx
 from contactcenter.store.records import Interaction, to_json
@@ -53,21 +53,30 @@ async def record_call_event(
     """
     if event not in CALL_EVENTS:
         raise CallEventRefused("bad_call_event", f"unknown call event {event!r}; use one of {sorted(CALL_EVENTS)}")
-    async with db.transaction() as tx:
-        if dedupe_key is not None and not await tx.dedupe.claim(DEDUPE_CHANNEL, dedupe_key):
-            return False
-        try:
-            interaction = await tx.interactions.get(interaction_id, for_update=True)
-        except InteractionNotFound:
-            raise CallEventRefused("unknown_interaction", f"no such interaction: {interaction_id}") from None
-        if interaction.channel != "voice":
-            raise CallEventRefused("not_a_call", "call events are for voice interactions")
-        if interaction.state not in (InteractionState.ASSIGNED, InteractionState.WRAP_UP):
-            raise CallEventRefused("bad_state", f"the call is {interaction.state}, not connected to an agent")
-        if agent_id is not None and interaction.agent_id != agent_id:
-            raise CallEventRefused("not_assigned", "this call is not assigned to you")
-        notice = await append_call_event(tx, interaction, event, actor_kind=actor_kind, actor_id=actor_id,
-                                         details=details)
+    async def write() -> tuple[Interaction, AgentEvent | None] | None:
+        async with db.transaction() as tx:
+            if dedupe_key is not None and not await tx.dedupe.claim(DEDUPE_CHANNEL, dedupe_key):
+                return None
+            try:
+                interaction = await tx.interactions.get(interaction_id, for_update=True)
+            except InteractionNotFound:
+                raise CallEventRefused("unknown_interaction", f"no such interaction: {interaction_id}") from None
+            if interaction.channel != "voice":
+                raise CallEventRefused("not_a_call", "call events are for voice interactions")
+            if interaction.state not in (InteractionState.ASSIGNED, InteractionState.WRAP_UP):
+                raise CallEventRefused("bad_state", f"the call is {interaction.state}, not connected to an agent")
+            if agent_id is not None and interaction.agent_id != agent_id:
+                raise CallEventRefused("not_assigned", "this call is not assigned to you")
+            notice = await append_call_event(tx, interaction, event, actor_kind=actor_kind, actor_id=actor_id,
+                                             details=details)
+        return interaction, notice
+
+    # it locks the interaction, then its agent's event counter: a routing batch may hold them the
+    # other way round, and PostgreSQL then breaks the deadlock by rolling one back
+    written = await retrying(write)
+    if written is None:
+        return False
+    interaction, notice = written
     feed.publish([] if notice is None else [notice])
     if event == "ended" and interaction.state == InteractionState.ASSIGNED:
         try:

@@ -28,7 +28,7 @@ from contactcenter.acd.arrival import Arrival
 from contactcenter.acd.effects import Effects
 from contactcenter.acd.feed import AgentFeed
 from contactcenter.acd.rebuild import rebuild_events
-from contactcenter.db import Database, StoreError
+from contactcenter.db import Database, StoreError, retrying
 from contactcenter.model import KEEP_WAITING, STANDARD_TIER
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,10 @@ class RouterService:
         self._tell_channels(effects)  # a rebuild decides too: no-agent closes, wrap-ups ended meanwhile
         self._timer_changed.set()
         log.info("router rebuilt from the store: %d events replayed", len(events))
+
+    async def _apply(self, effects: Effects) -> None:
+        async with self.db.connection() as tx:  # one statement: its own transaction
+            await effects.apply(tx)
 
     # -- what callers ask for ------------------------------------------------------------------
 
@@ -248,8 +252,7 @@ class RouterService:
                 effects.decision(decision)
         try:
             if effects:
-                async with self.db.connection() as tx:  # one statement: its own transaction
-                    await effects.apply(tx)
+                await retrying(lambda: self._apply(effects))
         except StoreError as exc:
             log.warning("routing effects not committed (%s); the router will be rebuilt from the store", exc)
             self._stale = True

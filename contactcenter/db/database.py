@@ -12,14 +12,15 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import asyncpg
 
 from contactcenter.store import Tx
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ACQUIRE_TIMEOUT_S = 10
 STATEMENT_TIMEOUT_S = 30
@@ -35,6 +36,13 @@ class StoreUnavailable(StoreError):
 
 class StoreConflict(StoreError):
     """The write conflicts with existing data (a unique or reference constraint)."""
+
+
+class StoreRetryable(StoreError):
+    """PostgreSQL rolled the transaction back to break a deadlock (or a serialisation conflict).
+
+    Nothing was written; the same work done again normally succeeds (see ``retrying``).
+    """
 
 
 class StoreInputError(StoreError):
@@ -63,6 +71,8 @@ def map_store_errors() -> Iterator[None]:
         yield
     except (asyncpg.UniqueViolationError, asyncpg.ForeignKeyViolationError) as exc:
         raise StoreConflict(str(exc)) from exc
+    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+        raise StoreRetryable(str(exc)) from exc
     except asyncpg.DataError as exc:  # SQLSTATE class 22, e.g. NUL in text, a value out of range
         raise StoreInputError(str(exc)) from exc
     except asyncpg.InterfaceError as exc:
@@ -96,6 +106,23 @@ class _NoResetConnection(asyncpg.Connection):
 
     def get_reset_query(self) -> str:
         return ""
+
+
+async def retrying(work: Callable[[], Awaitable[T]], *, attempts: int = 3) -> T:
+    """Run ``work`` (one whole transaction), again if PostgreSQL broke a deadlock by rolling it back.
+
+    Rows are locked in whatever order each unit of work meets them (an interaction, then its agent's
+    event counter), so two units can deadlock; PostgreSQL then aborts one of them, which did nothing,
+    and doing it again succeeds once the other has committed.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return await work()
+        except StoreRetryable as exc:
+            if attempt == attempts:
+                raise
+            log.info("transaction rolled back (%s); attempt %d of %d", exc, attempt + 1, attempts)
+    raise AssertionError("unreachable")
 
 
 class Database:
