@@ -99,18 +99,27 @@ class _OfferAnswer(_InteractionEvent):
         checks.ident("agent_id", self.agent_id)
 
 
+def _past_time(event: object, name: str, default: float, not_before: float = 0.0) -> None:
+    """Set ``event.name`` to a time no later than ``event.at`` and not before ``not_before`` (None: ``default``)."""
+    value = getattr(event, name)
+    if value is None:
+        _set(event, name, default)
+        return
+    at = event.at  # type: ignore[attr-defined]
+    value = checks.number(name, value, minimum=0)
+    if value > at:
+        raise ValueError(f"{name} ({value}) must not be later than at ({at})")
+    if value < not_before:
+        raise ValueError(f"{name} ({value}) must not be earlier than arrived_at ({not_before})")
+    _set(event, name, value)
+
+
 def _check_arrival(event: InteractionArrived | InteractionRestored) -> None:
     _check_interaction(event)
     checks.ident("queue", event.queue)
     _set(event, "channel", checks.member("channel", Channel, event.channel))
     checks.ident("tier", event.tier)
-    if event.arrived_at is None:
-        _set(event, "arrived_at", event.at)
-    else:
-        arrived = checks.number("arrived_at", event.arrived_at, minimum=0)
-        if arrived > event.at:
-            raise ValueError(f"arrived_at ({arrived}) must not be later than at ({event.at})")
-        _set(event, "arrived_at", arrived)
+    _past_time(event, "arrived_at", event.at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,15 +153,8 @@ class InteractionArrived(_InteractionEvent):
 
     def __post_init__(self) -> None:
         _check_arrival(self)
-        if self.enqueued_at is None:
-            _set(self, "enqueued_at", self.arrived_at)
-        else:
-            enqueued = checks.number("enqueued_at", self.enqueued_at, minimum=0)
-            if enqueued > self.at:
-                raise ValueError(f"enqueued_at ({enqueued}) must not be later than at ({self.at})")
-            if enqueued < self.arrived_at:  # type: ignore[operator]
-                raise ValueError(f"enqueued_at ({enqueued}) must not be earlier than arrived_at ({self.arrived_at})")
-            _set(self, "enqueued_at", enqueued)
+        arrived: float = self.arrived_at  # type: ignore[assignment]  # set by _check_arrival
+        _past_time(self, "enqueued_at", arrived, not_before=arrived)
         _set(self, "priority", checks.number("priority", self.priority))
         checks.optional_ident("customer_id", self.customer_id)
         checks.optional_ident("last_agent_id", self.last_agent_id)

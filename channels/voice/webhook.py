@@ -22,7 +22,6 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-import routing as r
 from channels.voice.store import VoiceStore
 from contactcenter.acd.call_events import CallEventRefused, record_call_event
 from contactcenter.api.errors import ApiError
@@ -83,10 +82,8 @@ def events_handler(context: ChannelContext, sip: Sip, store: VoiceStore) -> web.
                 context.db, context.feed, context.router, iid, event.event, actor_kind=ActorKind.SYSTEM,
                 actor_id=f"gateway:{name}", details=details,
                 dedupe_key=None if event_id is None else f"{name}:{event_id}")
-        except CallEventRefused as exc:
+        except CallEventRefused as exc:  # including a router refusing "ended" (bad_state)
             raise ApiError(_REFUSED_STATUS.get(exc.code, 409), exc.code, str(exc)) from None
-        except r.RoutingError as exc:  # "ended" for a call the router no longer holds: recorded, not applied
-            raise ApiError(409, "bad_state", str(exc)) from None
         return web.json_response({"ok": True, "interaction_id": str(iid), "event": event.event,
                                   "duplicate": not recorded})
 
