@@ -6,7 +6,17 @@
 --
 -- cc_live_customer locks the customer FOR KEY SHARE, which waits for a merge holding it FOR
 -- UPDATE and then reads the committed row, and follows merged_into to the customer that is
--- live now. cc_ingest is restated whole below with one call added after the owner read.
+-- live now. cc_ingest is restated whole below with one call added after the owner read; its
+-- console event now goes through 0007's cc_agent_event and cc_touchpoint_json instead of a copy.
+
+-- A touchpoint as consoles and the API show it (store.records.to_json), for the console event.
+CREATE FUNCTION cc_touchpoint_json(t touchpoints) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object(
+        'id', t.id, 'customer_id', t.customer_id, 'interaction_id', t.interaction_id, 'kind', t.kind,
+        'channel', t.channel, 'actor_kind', t.actor_kind, 'actor_id', t.actor_id, 'body', t.body,
+        'payload', t.payload, 'created_at', cc_iso(t.created_at))
+$$;
 
 CREATE FUNCTION cc_live_customer(p_id uuid) RETURNS uuid
 LANGUAGE plpgsql AS $$
@@ -106,15 +116,8 @@ BEGIN
         UPDATE inbound_dedupe SET touchpoint_id = v_tp.id WHERE channel = p_channel AND external_id = p_dedupe_key;
     END IF;
     IF v_agent IS NOT NULL AND v_state IN ('assigned', 'wrap_up') THEN
-        UPDATE agents SET event_seq = event_seq + 1 WHERE id = v_agent RETURNING event_seq INTO o_agent_seq;
-        o_event := jsonb_build_object(
-            'interaction_id', o_interaction_id,
-            'touchpoint', jsonb_build_object(
-                'id', v_tp.id, 'customer_id', v_tp.customer_id, 'interaction_id', v_tp.interaction_id,
-                'kind', v_tp.kind, 'channel', v_tp.channel, 'actor_kind', v_tp.actor_kind,
-                'actor_id', v_tp.actor_id, 'body', v_tp.body, 'payload', v_tp.payload,
-                'created_at', to_char(v_tp.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')));
-        INSERT INTO agent_events (agent_id, seq, type, payload) VALUES (v_agent, o_agent_seq, 'message', o_event);
+        o_event := jsonb_build_object('interaction_id', o_interaction_id, 'touchpoint', cc_touchpoint_json(v_tp));
+        o_agent_seq := (cc_agent_event(v_agent, 'message', o_event)->>'seq')::bigint;  -- 0007's numbering
         o_agent_id := v_agent;
     END IF;
 END $$;
