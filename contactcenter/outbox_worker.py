@@ -121,13 +121,12 @@ class OutboxWorker:
             try:
                 await self._round()
                 failures = 0
-            except StoreError as exc:
+            except Exception as exc:
                 failures += 1
-                log.warning("outbox %s: cannot claim rows: %s", self.channel, exc)
-                await asyncio.sleep(min(30.0, backoff_delay(failures)))
-            except Exception:
-                failures += 1
-                log.exception("outbox %s: unexpected error in the worker loop; carrying on", self.channel)
+                if isinstance(exc, StoreError):
+                    log.warning("outbox %s: cannot claim rows: %s", self.channel, exc)
+                else:
+                    log.exception("outbox %s: unexpected error in the worker loop; carrying on", self.channel)
                 await asyncio.sleep(min(30.0, backoff_delay(failures)))
 
     async def _round(self) -> None:

@@ -41,3 +41,13 @@ class AgentConsole(AgentSocket):
         msg_id = uuid.uuid4().hex
         await self.send("reply", interaction_id=interaction_id, text=text, client_msg_id=msg_id)
         return await self.expect("ack", client_msg_id=msg_id)
+
+
+async def connected_console(client: Any, db: Any, login_name: str, **agent: Any) -> AgentConsole:
+    """A new agent (``agent`` as ``make_agent`` takes it), logged in with a console connected."""
+    from tests.support import login, make_agent
+
+    await make_agent(db, login_name, **agent)
+    console = AgentConsole(client, await login(client, login_name))
+    await console.connect()
+    return console

@@ -211,12 +211,10 @@ class CallDesk:
                     at=at, interaction_id=str(result.interaction_id), queue=call.queue, channel=r.Channel.VOICE,
                     tier=tier, arrived_at=min(result.arrived_at, at), customer_id=str(result.customer_id),
                     last_agent_id=last))
-            except r.RoutingError as exc:
-                if exc.code != r.ErrorCode.DUPLICATE_INTERACTION:
-                    log.warning("voice interaction %s stored but not yet routed: %s", result.interaction_id, exc)
-                # else a rebuild (after a failed batch) already queued it from the store: routed all the same
             except Exception as exc:  # stored is what counts: the router's rebuild queues it from the store
-                log.warning("voice interaction %s stored but not yet routed: %s", result.interaction_id, exc)
+                # (a duplicate means a rebuild after a failed batch already queued it: routed all the same)
+                if not (isinstance(exc, r.RoutingError) and exc.code == r.ErrorCode.DUPLICATE_INTERACTION):
+                    log.warning("voice interaction %s stored but not yet routed: %s", result.interaction_id, exc)
             finally:
                 call.routed.set()
 

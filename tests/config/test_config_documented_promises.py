@@ -6,16 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contactcenter.config import ConfigError, ConfigProblem, parse_config
+from contactcenter.config import ConfigError, parse_config
+from tests.config.test_config import problems_of
 
 QUEUE = "queues:\n  q:\n    channels: [chat, email, sms]\n"
 SECRET = "hunter2-Secret-Value"
 
-
-def problems_of(text: str, env: dict[str, str] | None = None) -> list[ConfigProblem]:
-    with pytest.raises(ConfigError) as caught:
-        parse_config(text, source="t.yaml", env=env or {})
-    return caught.value.problems
 
 
 @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])

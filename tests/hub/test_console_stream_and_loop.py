@@ -12,21 +12,14 @@ from aiohttp.test_utils import TestClient
 from contactcenter.api.keys import FEED
 from contactcenter.db import Database
 from contactcenter.hub.actions import AgentActions
-from tests.agent_console import AgentConsole
+from tests.agent_console import AgentConsole, connected_console
 from tests.support import bearer, login, make_agent
-
-
-async def _console(client: TestClient, db: Database, login_name: str, **agent: Any) -> AgentConsole:
-    await make_agent(db, login_name, **agent)
-    console = AgentConsole(client, await login(client, login_name))
-    await console.connect()
-    return console
 
 
 async def test_a_burst_of_more_than_256_events_reaches_the_console(client: TestClient, db: Database) -> None:
     """A batch committed at once (a rebuild, a busy router batch, a console stuck in a slow send)
     publishes more events than AgentSubscription keeps (256): the rest must still be sent."""
-    alice = await _console(client, db, "alice", skills={"sales": 7})
+    alice = await connected_console(client, db, "alice", skills={"sales": 7})
     await alice.send("ping")
     await alice.expect("pong")
     agent_id = uuid.UUID(alice.hello["agent"]["id"])
@@ -47,7 +40,7 @@ async def test_two_consoles_ending_the_same_call_keep_both_connections(client: T
     error (or nothing), never lose its connection."""
     await make_agent(db, "root", role="admin")
     admin = await login(client, "root")
-    alice = await _console(client, db, "alice", skills={"sales": 7}, capacity={"voice": 1})
+    alice = await connected_console(client, db, "alice", skills={"sales": 7}, capacity={"voice": 1})
     second = AgentConsole(client, alice.token)
     await second.connect()
     await alice.available()
@@ -76,7 +69,7 @@ async def test_an_unexpected_failure_answers_internal_and_keeps_the_console(
     client: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A bug in one action is that message's error, not the end of the agent's connection."""
-    alice = await _console(client, db, "alice", skills={"sales": 7})
+    alice = await connected_console(client, db, "alice", skills={"sales": 7})
     real_handle = AgentActions.handle
 
     async def broken_note(self: AgentActions, agent: Any, message: Any) -> Any:

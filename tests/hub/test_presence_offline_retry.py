@@ -67,9 +67,11 @@ async def test_a_console_that_reconnects_while_the_database_is_down_stops_the_re
         return service.calls >= 1
 
     await wait_for(attempted, 5, "the grace period to end")
+    timer = presence._timers[agent]
     presence.connected(agent)
     calls = service.calls
-    await asyncio.sleep(1.2)  # past the first retry delays
+    await asyncio.wait_for(asyncio.gather(timer, return_exceptions=True), 5)  # the retrying ends, not sleeps on
+    assert timer.cancelled()
     try:
         assert service.calls == calls
         assert service.router.state is r.AgentState.AVAILABLE

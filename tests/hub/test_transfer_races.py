@@ -10,15 +10,8 @@ from aiohttp.test_utils import TestClient
 
 from contactcenter.db import Database
 from contactcenter.store.agents import AgentStore
-from tests.agent_console import AgentConsole
+from tests.agent_console import AgentConsole, connected_console
 from tests.support import bearer, login, make_agent, wait_for
-
-
-async def _console(client: TestClient, db: Database, login_name: str, **agent: Any) -> AgentConsole:
-    await make_agent(db, login_name, **agent)
-    console = AgentConsole(client, await login(client, login_name))
-    await console.connect()
-    return console
 
 
 async def _chat(client: TestClient, admin: str, queue: str, email: str) -> str:
@@ -35,11 +28,11 @@ async def test_a_transfer_checked_before_the_agent_lookup_cannot_move_a_colleagu
     meanwhile the interaction goes to bob, who accepts it. alice's transfer must then be refused."""
     await make_agent(db, "root", role="admin")
     admin = await login(client, "root")
-    alice = await _console(client, db, "alice", skills={"sales": 7}, capacity={"chat": 1})
+    alice = await connected_console(client, db, "alice", skills={"sales": 7}, capacity={"chat": 1})
     other_tab = AgentConsole(client, alice.token)
     await other_tab.connect()
-    bob = await _console(client, db, "bob", skills={"support": 5}, capacity={"chat": 1})
-    carol = await _console(client, db, "carol", skills={"sales": 5})  # so that the router knows her
+    bob = await connected_console(client, db, "bob", skills={"support": 5}, capacity={"chat": 1})
+    carol = await connected_console(client, db, "carol", skills={"sales": 5})  # so that the router knows her
     await carol.disconnect()
     await alice.available()
     await bob.available()
@@ -87,7 +80,7 @@ async def test_a_transfer_to_a_listed_agent_who_has_not_connected_since_start_is
     offline agent puts the interaction back in the queue; to dave it is refused as unknown_agent."""
     await make_agent(db, "root", role="admin")
     admin = await login(client, "root")
-    alice = await _console(client, db, "alice", skills={"sales": 7}, capacity={"chat": 1})
+    alice = await connected_console(client, db, "alice", skills={"sales": 7}, capacity={"chat": 1})
     await alice.available()
     chat = await _chat(client, admin, "sales", "c@shop.cn")
     assert await alice.offer() == chat
@@ -107,9 +100,9 @@ async def test_a_transfer_to_an_agent_who_cannot_take_the_channel_does_not_stran
     not wait for bob forever while carol, free and skilled, is available."""
     await make_agent(db, "root", role="admin")
     admin = await login(client, "root")
-    alice = await _console(client, db, "alice", skills={"sales": 7}, capacity={"chat": 1})
-    bob = await _console(client, db, "bob", skills={"sales": 7}, capacity={"chat": 0, "email": 5})
-    carol = await _console(client, db, "carol", skills={"sales": 5}, capacity={"chat": 1})
+    alice = await connected_console(client, db, "alice", skills={"sales": 7}, capacity={"chat": 1})
+    bob = await connected_console(client, db, "bob", skills={"sales": 7}, capacity={"chat": 0, "email": 5})
+    carol = await connected_console(client, db, "carol", skills={"sales": 5}, capacity={"chat": 1})
     await alice.available()
     chat = await _chat(client, admin, "sales", "b@shop.cn")
     assert await alice.offer() == chat

@@ -23,7 +23,6 @@ from channels.sms import SMS_CHANNEL
 from channels.sms.sender import SmsSender
 from contactcenter.config import Settings
 from contactcenter.db import Database
-from tests.agent_console import AgentConsole
 from tests.sms.conftest import (
     LOCAL_NUMBER,
     PUBLIC_URL,
@@ -91,10 +90,6 @@ async def client(settings: Settings, db: Database, monkeypatch: pytest.MonkeyPat
         yield test_client
 
 
-async def _conversation(client: TestClient, db: Database) -> tuple[AgentConsole, str]:
-    return await texted_and_accepted(client, db, CUSTOMER)
-
-
 async def _outbox_row(db: Database, outbox_id: int) -> dict[str, Any]:
     async with db.connection() as tx:
         row = await tx.conn.fetchrow("SELECT status, attempts, last_error FROM outbox WHERE id = $1", outbox_id)
@@ -105,7 +100,7 @@ async def test_an_accepted_text_whose_answer_timed_out_is_not_sent_again(
     client: TestClient, db: Database, provider: UnreliableAnswers
 ) -> None:
     outcomes = Outcomes(client.app[SMS_CHANNEL].worker)  # type: ignore[arg-type]
-    alice, interaction = await _conversation(client, db)
+    alice, interaction = await texted_and_accepted(client, db, CUSTOMER)
     await alice.reply(interaction, "您的退款已受理")
     first = await provider.next()
     assert first.status == 201  # Twilio took it: the customer gets this text
@@ -156,7 +151,7 @@ async def test_an_acceptance_whose_body_broke_off_counts_as_sent(
 ) -> None:
     provider.cut_first = True
     outcomes = Outcomes(client.app[SMS_CHANNEL].worker)  # type: ignore[arg-type]
-    alice, interaction = await _conversation(client, db)
+    alice, interaction = await texted_and_accepted(client, db, CUSTOMER)
     await alice.reply(interaction, "只发一次")
     assert (await provider.next()).status == 201
     item, failed = await outcomes.next()

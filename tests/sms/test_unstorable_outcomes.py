@@ -23,7 +23,6 @@ from channels.sms.outbound import Accepted, Refused, interpret
 from channels.sms.parse import twilio_status, webhook_inbound, webhook_status
 from contactcenter.db import Database, StoreError, StoreUnavailable
 from contactcenter.outbox_worker import OutboxWorker
-from tests.agent_console import AgentConsole
 from tests.sms.conftest import PUBLIC_URL, SALES_NUMBER, post_twilio, texted_and_accepted
 from tests.sms.fake_gateway import FakeGateway
 from tests.support import Outcomes
@@ -57,10 +56,6 @@ def _finished(client: TestClient) -> _Finished:
     return _Finished(worker)
 
 
-async def _conversation(client: TestClient, db: Database) -> tuple[AgentConsole, str]:
-    return await texted_and_accepted(client, db, CUSTOMER)
-
-
 async def _row(db: Database, outbox_id: int) -> dict[str, Any]:
     async with db.connection() as tx:
         row = await tx.conn.fetchrow("SELECT status, attempts, next_attempt_at - now() AS due_in FROM outbox "
@@ -88,7 +83,7 @@ async def test_a_refusal_whose_message_holds_a_nul_is_still_marked_failed(
     client: TestClient, db: Database, provider: FakeGateway
 ) -> None:
     finished = _finished(client)
-    alice, interaction = await _conversation(client, db)
+    alice, interaction = await texted_and_accepted(client, db, CUSTOMER)
     provider.script = [(400, {"code": 21211, "message": "invalid 'To' \u0000"})] * 2
     await alice.reply(interaction, "hello")
     assert (await provider.next()).status == 400
@@ -106,7 +101,7 @@ async def test_an_acceptance_with_an_odd_provider_id_is_not_texted_again(
     client: TestClient, db: Database, provider: FakeGateway
 ) -> None:
     finished = _finished(client)
-    alice, interaction = await _conversation(client, db)
+    alice, interaction = await texted_and_accepted(client, db, CUSTOMER)
     provider.script = [(201, {"sid": "SM\u00001", "status": "queued"})]
     await alice.reply(interaction, "只发一次")
     assert (await provider.next()).status == 201
@@ -164,7 +159,7 @@ async def test_an_outcome_the_database_refuses_still_ends_the_row(
         return await record(tx, item, *args, **kwargs)
 
     monkeypatch.setattr(outbox_worker, "record_delivery", refuse_once)
-    alice, interaction = await _conversation(client, db)
+    alice, interaction = await texted_and_accepted(client, db, CUSTOMER)
     await alice.reply(interaction, "只发一次")
     await provider.next()
     item, failed = await outcomes.next()
@@ -188,7 +183,7 @@ async def test_a_database_blip_while_recording_is_waited_out(
         return await record(tx, item, *args, **kwargs)
 
     monkeypatch.setattr(outbox_worker, "record_delivery", away_twice)
-    alice, interaction = await _conversation(client, db)
+    alice, interaction = await texted_and_accepted(client, db, CUSTOMER)
     await alice.reply(interaction, "只发一次")
     await provider.next()
     item, failed = await outcomes.next()
