@@ -7,6 +7,7 @@ Tokens never travel in URLs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -32,14 +33,18 @@ class LoginBody(BaseModel):
     password: str = Field(min_length=1, max_length=1000)
 
 
-def _own_origins(request: web.Request) -> set[str]:
+@functools.cache
+def _published_origin(public_url: str | None) -> str | None:
+    """``public_url``'s origin, lower-cased (parsed once: settings do not change)."""
+    if not public_url:
+        return None
+    parts = urlsplit(public_url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _own_origins(request: web.Request) -> set[str | None]:
     """The origins a browser page of this server has: as reached, and as published (behind a proxy)."""
-    origins = {f"{request.scheme}://{request.host}"}
-    public_url = request.app[SETTINGS].server.public_url
-    if public_url:
-        parts = urlsplit(public_url)
-        origins.add(f"{parts.scheme}://{parts.netloc}")
-    return origins
+    return {f"{request.scheme}://{request.host}".lower(), _published_origin(request.app[SETTINGS].server.public_url)}
 
 
 def check_same_origin(request: web.Request) -> None:
@@ -53,7 +58,7 @@ def check_same_origin(request: web.Request) -> None:
     origin = request.headers.get("Origin")
     if origin is None:
         return
-    if origin.rstrip("/").lower() not in {o.lower() for o in _own_origins(request)}:
+    if origin.rstrip("/").lower() not in _own_origins(request):
         raise ApiError(403, "bad_origin", f"requests from {origin} are not accepted here")
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contactcenter.api.auth import current_agent, require_role
 from contactcenter.api.errors import ApiError, parse_uuid, read_json
-from contactcenter.api.keys import DB, SETTINGS
+from contactcenter.api.keys import DB, ROUTER, SETTINGS
 from contactcenter.identity import normalise, parse_identity
 from contactcenter.model import ActorKind, Role, TouchpointKind
 from contactcenter.store import BadCursor, CustomerNotFound, IdentityTaken, Tx
@@ -46,12 +46,12 @@ class MergeBody(BaseModel):
 
 
 def tier_weight(request: web.Request, tier: str) -> float:
-    """The tier's weight as routing sees it; a tier no longer in the file weighs nothing."""
-    return request.app[SETTINGS].tier_weights().get(tier, 0.0)
+    """The tier's weight as routing sees it (the router's own table); a tier no longer in the file weighs nothing."""
+    return request.app[ROUTER].config.tier_weights.get(tier, 0.0)
 
 
 def check_tier(request: web.Request, tier: str) -> None:
-    known = list(request.app[SETTINGS].tier_weights())
+    known = list(request.app[ROUTER].config.tier_weights)
     if tier not in known:
         raise ApiError(400, "unknown_tier", f"unknown tier {tier!r}; known: {', '.join(known)}")
 
