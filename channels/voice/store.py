@@ -15,7 +15,7 @@ from channels.voice.numbering import db_key
 from channels.voice.sip import Ha1
 from contactcenter.acd.call_events import append_call_event
 from contactcenter.db import Database
-from contactcenter.model import ActorKind, TouchpointKind
+from contactcenter.model import ActorKind, InteractionState, TouchpointKind
 from contactcenter.store import AgentEvent, Tx
 
 CALL_KEY_PREFIX = "sip:"  # interactions.thread_key and inbound_dedupe.external_id of a call: "sip:" + Call-ID
@@ -139,15 +139,12 @@ class VoiceStore:
         ``state_change`` touchpoint.
         """
         async with self.db.transaction() as tx:
-            customer_id = await tx.conn.fetchval(
-                "UPDATE interactions SET state = 'abandoned', closed_at = clock_timestamp(), agent_id = NULL "
-                "WHERE id = $1 AND state = 'queued' RETURNING customer_id",
-                interaction_id,
-            )
-            if customer_id is None:
+            interaction = await tx.interactions.get(interaction_id, for_update=True)
+            if interaction.state != InteractionState.QUEUED:
                 return False
+            await tx.interactions.set_state(interaction_id, InteractionState.ABANDONED, agent_id=None)
             await tx.touchpoints.append(
-                customer_id=customer_id, interaction_id=interaction_id, kind=TouchpointKind.STATE_CHANGE,
+                customer_id=interaction.customer_id, interaction_id=interaction_id, kind=TouchpointKind.STATE_CHANGE,
                 channel="voice", actor_kind=ActorKind.SYSTEM, payload={"state": "abandoned", "waited_s": waited_s},
             )
         return True
